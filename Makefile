@@ -1,0 +1,54 @@
+# The series pipeline. `make` installs what is missing and regenerates patches/;
+# `make check` proves the series. `make help` lists the targets.
+
+CI := ci
+
+.PHONY: all help deps base patches check sync checkpatch apply-check build selftests \
+	boot kunit dmesg summary clean
+
+all: deps base patches ## install what is missing, then regenerate patches/ (the default)
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  \1\t/' | expand -t 16
+
+deps: ## install packages, the pinned base tarball, Rust std sources, bindgen, virtme-ng, b4
+	@$(CI)/install-deps.sh
+
+base: ## make the base a git repository (cache) and check out build/linux
+	@$(CI)/prepare-base.sh
+
+patches: ## regenerate patches/ from series.txt, the sources and cover-letter.md
+	@$(CI)/gen-patches.sh patches
+
+check: ## prove the series: all stages below, then "N passed, N failed, N skipped"
+	@$(CI)/check.sh
+
+sync: ## stage: patches/ equals what the sources generate
+	@$(CI)/check-sync.sh
+
+checkpatch: ## stage: checkpatch.pl --strict on every patch
+	@$(CI)/checkpatch.sh
+
+apply-check: ## stage: git am of patches/ onto a fresh base checkout
+	@$(CI)/apply-check.sh
+
+build: ## stage: configure (ci/kernel.config) and build the kernel in build/kernel
+	@$(CI)/build-kernel.sh
+
+selftests: ## stage: make headers, build and install the KVM selftests of ci/selftests.txt
+	@$(CI)/build-selftests.sh
+
+boot: ## stage: boot under virtme-ng (TCG) and run the selftests; results in build/guest
+	@$(CI)/boot.sh
+
+kunit: ## stage: parse the guest's KUnit results with kunit.py
+	@$(CI)/parse-kunit.sh
+
+dmesg: ## stage: fail on warnings, bugs or reports in the guest's kernel log
+	@$(CI)/check-dmesg.sh
+
+summary: ## print the results of the last run, counts last
+	@$(CI)/summary.py
+
+clean: ## remove build/ (the cache under /var/cache/ndm-series stays)
+	rm -rf build

@@ -1,0 +1,57 @@
+#!/bin/bash
+# Configure (allnoconfig + ci/kernel.config) and build the series tree out of tree
+# in build/kernel with ccache. Fails on any compiler, rustc or Kconfig warning.
+# Extra make arguments (e.g. W=1 targets) are passed through.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+log=$LOGS/build-kernel.log
+mkdir -p "$LOGS" "$KOUT"
+LIBCLANG_PATH=$(libclang_path)
+export LIBCLANG_PATH
+
+kmake() {
+	# ccache through its gcc symlinks: HOSTCC is also rustc's linker, so no "ccache gcc".
+	PATH=/usr/lib/ccache:$PATH make -C "$TREE" O="$KOUT" -j"$(nproc)" "$@"
+}
+
+configure() {
+	# Merge the fragment onto allnoconfig, then insist that every option took.
+	KCONFIG_ALLCONFIG=$REPO_DIR/ci/kernel.config kmake allnoconfig >"$LOGS/config.log" 2>&1
+	local missing=0 opt
+	while IFS= read -r opt; do
+		case "$opt" in
+		CONFIG_*) grep -qx "$opt" "$KOUT/.config" || {
+			echo "build-kernel: $opt did not take (see $LOGS/config.log)" >&2
+			missing=1
+		} ;;
+		esac
+	done <"$REPO_DIR/ci/kernel.config"
+	[ "$missing" -eq 0 ] || die "the configuration is not what ci/kernel.config asks for"
+}
+
+# Build what ci/gen-patches.sh committed; only files that differ are rewritten.
+git -C "$TREE" rev-parse -q --verify series >/dev/null ||
+	die "no series branch in $TREE: run 'make' first"
+git -C "$TREE" checkout -q --detach series
+
+kmake rustavailable >"$LOGS/rustavailable.log" 2>&1 || {
+	cat "$LOGS/rustavailable.log" >&2
+	die "Rust is not available for this tree (rustc, RUST_LIB_SRC=$RUST_LIB_SRC, bindgen, libclang)"
+}
+
+# Reconfigure only when the fragment changed since the last configuration.
+if [ ! -f "$KOUT/.config" ] || [ "$REPO_DIR/ci/kernel.config" -nt "$KOUT/.config" ]; then
+	configure
+fi
+
+echo "build-kernel: building (log: $log)"
+if ! kmake "$@" >"$log" 2>&1; then
+	grep -E "error|Error" "$log" | head -40 >&2
+	die "kernel build failed, see $log"
+fi
+if grep -E "warning:|^warning" "$log" >"$LOGS/build-warnings.log"; then
+	head -40 "$LOGS/build-warnings.log" >&2
+	die "the kernel build warned, see $LOGS/build-warnings.log"
+fi
+echo "build-kernel: $(kmake -s kernelrelease) built"

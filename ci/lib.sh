@@ -1,0 +1,49 @@
+# Common settings for the ci/ scripts; sourced, never run.
+# Reads ci/versions.env and names the directories every stage shares.
+
+REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+while IFS='=' read -r key value; do
+	case "$key" in
+	'' | '#'*) continue ;;
+	esac
+	export "$key=$value"
+done <"$REPO_DIR/ci/versions.env"
+
+# Outside the clone, so that a fresh clone (CI) reuses downloads, the base and ccache.
+export NDM_CACHE=${NDM_CACHE:-/var/cache/ndm-series}
+export DOWNLOADS=$NDM_CACHE/downloads
+export BASE_GIT=$NDM_CACHE/base-$BASE_VERSION/linux
+export TOOLS=$NDM_CACHE/tools
+export VENV=$TOOLS/venv
+export RUST_LIB_SRC=$TOOLS/rust-src-$RUST_SRC_VERSION/usr/src/rustc-$RUSTC_VERSION/library
+export CARGO_BIN=$TOOLS/cargo/bin
+export CCACHE_DIR=$NDM_CACHE/ccache
+
+# Inside the clone, ignored by git.
+export BUILD=${BUILD:-$REPO_DIR/build}
+export LOGS=$BUILD/logs
+export TREE=$BUILD/linux
+export KOUT=$BUILD/kernel
+
+export CCACHE_BASEDIR=$REPO_DIR
+export CCACHE_NOHASHDIR=1
+export CCACHE_MAXSIZE=10G
+export PATH=$CARGO_BIN:$VENV/bin:/usr/sbin:/sbin:$PATH
+
+libclang_path() {
+	"$VENV/bin/python3" -c 'import clang, os; print(os.path.join(os.path.dirname(clang.__file__), "native"))'
+}
+
+die() {
+	echo "error: $*" >&2
+	exit 1
+}
+
+# One line per checked thing, read by ci/summary.py: "pass|fail|skip<TAB>name".
+export RESULTS=$BUILD/results.tsv
+
+record() {
+	mkdir -p "$BUILD"
+	printf '%s\t%s\n' "$1" "$2" >>"$RESULTS"
+}

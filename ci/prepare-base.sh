@@ -1,0 +1,40 @@
+#!/bin/bash
+# Turn the pinned base tarball into a git repository with one reproducible commit,
+# tagged "base", in the cache (done once per base version), and give this clone a
+# work tree of it at build/linux.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+tarball=$NDM_CACHE/base-$BASE_VERSION/$BASE_TARBALL
+[ -f "$tarball" ] || die "$tarball is missing: run ci/install-deps.sh"
+
+git_fixed() {
+	GIT_AUTHOR_NAME=$FIXED_NAME GIT_AUTHOR_EMAIL=$FIXED_EMAIL GIT_AUTHOR_DATE=$FIXED_DATE \
+		GIT_COMMITTER_NAME=$FIXED_NAME GIT_COMMITTER_EMAIL=$FIXED_EMAIL \
+		GIT_COMMITTER_DATE=$FIXED_DATE git "$@"
+}
+
+make_base_repo() {
+	local tmp=$BASE_GIT.tmp
+	echo "prepare-base: extracting $BASE_PACKAGE $BASE_VERSION into $BASE_GIT"
+	rm -rf "$tmp"
+	mkdir -p "$tmp"
+	tar -xf "$tarball" -C "$tmp" --strip-components=1
+	git -C "$tmp" init -q -b base-branch
+	git -C "$tmp" config gc.auto 0
+	# -f: the tarball is the base as shipped, including files the kernel's .gitignore names.
+	git -C "$tmp" add -A -f
+	git_fixed -C "$tmp" commit -q -m "Linux $BASE_VERSION ($BASE_PACKAGE)"
+	git -C "$tmp" tag base
+	mv "$tmp" "$BASE_GIT"
+}
+
+[ -d "$BASE_GIT/.git" ] || make_base_repo
+
+if [ ! -d "$TREE/.git" ]; then
+	echo "prepare-base: work tree $TREE"
+	mkdir -p "$BUILD"
+	git clone -q --shared --no-checkout "$BASE_GIT" "$TREE"
+	git -C "$TREE" config gc.auto 0
+	git -C "$TREE" checkout -q --detach base
+fi

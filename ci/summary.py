@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""Print what `make check` proved: one line per check, then the counts last.
+
+Reads build/results.tsv (stage results), build/guest/selftests.tap (run_kselftest.sh),
+build/guest/kunit.json (kunit.py parse) and ci/selftests.txt (what must have run).
+A listed selftest without a result, an empty TAP or no KUnit result is a failure.
+Exits 1 if anything failed.
+"""
+import json
+import os
+import re
+import sys
+
+repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+build = os.environ.get("BUILD", os.path.join(repo, "build"))
+results = []  # (status, name)
+
+
+def add(status, name):
+    results.append((status, name))
+
+
+def read_stage_results():
+    path = os.path.join(build, "results.tsv")
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        for line in f:
+            status, _, name = line.rstrip("\n").partition("\t")
+            add(status, name)
+
+
+TOP = re.compile(r"^(not ok|ok) \d+ selftests: kvm: (\S+)(.*)$")
+SUB = re.compile(r"^# (not ok|ok) \d+ (.*?)\s*$")
+
+
+def status_of(word, rest):
+    if "# SKIP" in rest:
+        return "skip"
+    return "pass" if word == "ok" else "fail"
+
+
+def read_selftests():
+    listed = []
+    with open(os.path.join(repo, "ci", "selftests.txt")) as f:
+        listed = [l.strip() for l in f if l.strip() and not l.startswith("#")]
+    path = os.path.join(build, "guest", "selftests.tap")
+    seen = set()
+    subs = []
+    if os.path.exists(path):
+        with open(path, errors="replace") as f:
+            for line in f:
+                line = line.rstrip("\n")
+                m = SUB.match(line)
+                if m:
+                    name = m.group(2)
+                    subs.append((status_of(m.group(1), name), re.sub(r"\s*# SKIP.*", "", name)))
+                    continue
+                m = TOP.match(line)
+                if m:
+                    test = m.group(2)
+                    seen.add(test)
+                    for status, name in subs:
+                        add(status, f"selftest {test}: {name}")
+                    subs = []
+                    add(status_of(m.group(1), m.group(3)), f"selftest {test}")
+    for test in listed:
+        if test not in seen:
+            add("fail", f"selftest {test}: no result (not run, crashed or empty TAP)")
+
+
+def walk_kunit(node, prefix):
+    name = f"{prefix}.{node['name']}" if prefix else node["name"]
+    for case in node.get("test_cases", []):
+        add(case["status"].lower().replace("passed", "pass"), f"kunit {name}.{case['name']}")
+    for group in node.get("sub_groups", []):
+        walk_kunit(group, name if prefix else "")
+
+
+def read_kunit():
+    path = os.path.join(build, "guest", "kunit.json")
+    if not os.path.exists(path):
+        add("fail", "kunit: no results")
+        return
+    with open(path) as f:
+        data = json.load(f)
+    before = len(results)
+    walk_kunit(data, "")
+    if len(results) == before:
+        add("fail", "kunit: no test cases in the kernel log")
+
+
+def normalise(status):
+    return {"pass": "pass", "fail": "fail", "skip": "skip", "error": "fail"}.get(status, "fail")
+
+
+def main():
+    read_stage_results()
+    if os.path.exists(os.path.join(build, "guest")):
+        read_selftests()
+        read_kunit()
+    counts = {"pass": 0, "fail": 0, "skip": 0}
+    for status, name in results:
+        status = normalise(status)
+        counts[status] += 1
+        print(f"{status.upper():4}  {name}")
+    print(f"{counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped")
+    return 1 if counts["fail"] or not results else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
