@@ -4,7 +4,7 @@
 CI := ci
 
 .PHONY: all help deps base patches check sync checkpatch apply-check build selftests \
-	boot kunit dmesg summary clean
+	boot kunit dmesg summary bisect clean
 
 all: deps base patches ## install what is missing, then regenerate patches/ (the default)
 
@@ -49,6 +49,9 @@ dmesg: ## stage: fail on warnings, bugs or reports in the guest's kernel log
 
 summary: ## print the results of the last run, counts last
 	@$(CI)/summary.py
+
+bisect: ## developers: every patch builds with KVM=m, KVM=y and RUST=n (not in CI: long)
+	@$(CI)/bisect.sh
 
 clean: ## remove build/ (the cache under /var/cache/ndm-series stays)
 	rm -rf build

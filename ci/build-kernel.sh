@@ -54,4 +54,29 @@ if grep -E "warning:|^warning" "$log" >"$LOGS/build-warnings.log"; then
 	head -40 "$LOGS/build-warnings.log" >&2
 	die "the kernel build warned, see $LOGS/build-warnings.log"
 fi
+
+# W=1 (C) and CLIPPY=1 (Rust) on the directories holding what the series changes;
+# a warning that names a file the series changes fails the build.
+changed=$(git -C "$TREE" diff --name-only base series -- '*.c' '*.h' '*.rs' ':!tools/')
+dirs=$(for f in $changed; do
+	case "$f" in
+	virt/kvm/*) echo arch/x86/kvm/ ;; # built through arch/x86/kvm/Makefile
+	include/*) ;;
+	*) echo "$(dirname "$f")/" ;;
+	esac
+done | sort -u)
+if [ -n "$dirs" ]; then
+	echo "build-kernel: W=1 CLIPPY=1 on $(echo $dirs)"
+	wlog=$LOGS/build-kernel-w1.log
+	kmake W=1 CLIPPY=1 $dirs >"$wlog" 2>&1 || {
+		grep -E "error" "$wlog" | head -40 >&2
+		die "W=1 CLIPPY=1 build failed, see $wlog"
+	}
+	grep -E "warning|-->" "$wlog" | grep -F "$changed" >"$LOGS/w1-warnings.log" && {
+		cat "$LOGS/w1-warnings.log" >&2
+		die "W=1/CLIPPY=1 warnings in files the series changes, see $wlog"
+	}
+	# Back to the normal flags, so the image is the one the check boots.
+	kmake >>"$log" 2>&1 || die "kernel rebuild failed, see $log"
+fi
 echo "build-kernel: $(kmake -s kernelrelease) built"

@@ -13,7 +13,9 @@ while read -r t; do
 done <"$list"
 
 cd "$install" || exit 1
-./run_kselftest.sh "${args[@]}" >"$out/selftests.tap" 2>&1
+# The top-level TAP on stdout; each test's own (nested) TAP in $out/tests/<test>:
+# the runner writes test output to /dev/stdout, which in the guest is the console.
+./run_kselftest.sh -p "$out/tests" "${args[@]}" >"$out/selftests.tap" 2>&1
 echo $? >"$out/selftests.rc"
 dmesg >"$out/dmesg.txt"
 echo done >"$out/finished"

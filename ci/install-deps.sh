@@ -118,6 +118,10 @@ install_rust_src() {
 	have=$(rustc --version | cut -d' ' -f2)
 	[ "$have" = "$RUSTC_VERSION" ] ||
 		die "rustc is $have, ci/versions.env pins $RUSTC_VERSION (and rust-src $RUST_SRC_VERSION to match)"
+	for component in rustfmt clippy; do
+		rustup component list --installed | grep -q "^$component" ||
+			quietly rustup component add "$component"
+	done
 	[ -d "$RUST_LIB_SRC/core" ] && return 0
 	deb=$(fetch_deb rust-src "$RUST_SRC_VERSION")
 	say "extracting rust-src $RUST_SRC_VERSION"

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Print what `make check` proved: one line per check, then the counts last.
 
-Reads build/results.tsv (stage results), build/guest/selftests.tap (run_kselftest.sh),
+Reads build/results.tsv (stage results), build/guest/selftests.tap (run_kselftest.sh)
+and build/guest/tests/<test> (each test's own TAP),
 build/guest/kunit.json (kunit.py parse) and ci/selftests.txt (what must have run).
 A listed selftest without a result, an empty TAP or no KUnit result is a failure.
 Exits 1 if anything failed.
@@ -40,32 +41,38 @@ def status_of(word, rest):
     return "pass" if word == "ok" else "fail"
 
 
+def subtests(test):
+    """Nested results of one test from its own log (run_kselftest.sh -p)."""
+    path = os.path.join(build, "guest", "tests", test)
+    found = []
+    if os.path.exists(path):
+        with open(path, errors="replace") as f:
+            for line in f:
+                m = SUB.match(line.rstrip("\n"))
+                if m:
+                    name = re.sub(r"\s*# SKIP.*", "", m.group(2))
+                    found.append((status_of(m.group(1), m.group(2)), name))
+    return found
+
+
 def read_selftests():
-    listed = []
     with open(os.path.join(repo, "ci", "selftests.txt")) as f:
         listed = [l.strip() for l in f if l.strip() and not l.startswith("#")]
     path = os.path.join(build, "guest", "selftests.tap")
     seen = set()
-    subs = []
     if os.path.exists(path):
         with open(path, errors="replace") as f:
             for line in f:
-                line = line.rstrip("\n")
-                m = SUB.match(line)
-                if m:
-                    name = m.group(2)
-                    subs.append((status_of(m.group(1), name), re.sub(r"\s*# SKIP.*", "", name)))
+                m = TOP.match(line.rstrip("\n"))
+                if not m:
                     continue
-                m = TOP.match(line)
-                if m:
-                    test = m.group(2)
-                    seen.add(test)
-                    for status, name in subs:
-                        add(status, f"selftest {test}: {name}")
-                    subs = []
-                    add(status_of(m.group(1), m.group(3)), f"selftest {test}")
+                test = m.group(2)
+                seen.add(test)
+                for status, name in subtests(test):
+                    add(status, f"selftest {test}: {name}")
+                add(status_of(m.group(1), m.group(3)), f"selftest {test}")
     for test in listed:
-        if test not in seen:
+        if os.path.basename(test) not in seen:
             add("fail", f"selftest {test}: no result (not run, crashed or empty TAP)")
 
 
