@@ -21,9 +21,8 @@ git -C "$TREE" worktree prune
 git -C "$TREE" worktree add -q --detach "$wt" base
 cleanup() { git -C "$TREE" worktree remove --force "$wt"; }
 trap cleanup EXIT
-if git -C "$wt" -c user.name=check -c user.email=check@invalid am -q "${patches[@]}" \
+if ! git -C "$wt" -c user.name=check -c user.email=check@invalid am -q "${patches[@]}" \
 	>"$LOGS/apply.log" 2>&1; then
-else
 	cat "$LOGS/apply.log"
 	die "git am failed"
 fi

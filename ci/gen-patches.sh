@@ -98,5 +98,5 @@ if [ "$n" -gt 0 ]; then
 		${version:+-v "$version"} base..series
 fi
 mkdir -p "$out"
-rsync -a --delete --exclude=.gitkeep "$tmp/" "$out/"
+rsync -rt --delete --exclude=.gitkeep "$tmp/" "$out/"
 echo "gen-patches: $n patches in $out"
