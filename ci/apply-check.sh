@@ -8,7 +8,7 @@ shopt -s nullglob
 mails=("$REPO_DIR"/patches/*.patch)
 patches=()
 for m in "${mails[@]}"; do
-	case "$(basename "$m")" in 0000-*) ;; *) patches+=("$m") ;; esac
+	case "$(basename "$m")" in *0000-cover-letter.patch) ;; *) patches+=("$m") ;; esac
 done
 if [ ${#patches[@]} -eq 0 ]; then
 	echo "apply: the series has no patches yet"

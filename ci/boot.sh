@@ -18,7 +18,7 @@ rc=0
 timeout --kill-after=30 "${BOOT_TIMEOUT:-1800}" \
 	vng --run "$image" --disable-kvm --disable-microvm \
 	--qemu-opts="-cpu max,vendor=AuthenticAMD" \
-	--cpus 2 --memory 4G --user root --rwdir="$out" \
+	--cpus 2 --memory 4G --user root --rwdir="$out" --append "log_buf_len=16M" \
 	--exec "$REPO_DIR/ci/guest-run.sh $out $BUILD/kselftest $REPO_DIR/ci/selftests.txt" \
 	</dev/null >"$log" 2>&1 || rc=$?
 [ "$rc" -ne 124 ] || die "the guest did not finish within ${BOOT_TIMEOUT:-1800} s, see $log"

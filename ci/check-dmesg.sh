@@ -6,6 +6,10 @@ set -euo pipefail
 
 dmesg=$BUILD/guest/dmesg.txt
 [ -f "$dmesg" ] || die "no guest kernel log: run 'make boot'"
+# The log must start at boot: a wrapped ring buffer may have lost findings.
+head -n 1 "$dmesg" | grep -q '^\[ *0\.000000\]' ||
+	die "the guest kernel log does not start at boot (ring buffer wrapped?), see $dmesg"
+
 pattern='WARNING:|BUG:|Oops|Kernel panic|general protection fault|Call Trace:'
 pattern+='|possible circular locking|possible recursive locking|inconsistent lock state'
 pattern+='|KASAN:|KFENCE:|UBSAN:|kmemleak:.*leak|rust_panic|panicked at'

@@ -94,7 +94,7 @@ trap 'rm -rf "$tmp"' EXIT
 if [ "$n" -gt 0 ]; then
 	version=$(sed -n 's/^# version: *//p' series.txt)
 	git_fixed format-patch -q -o "$tmp" --cover-letter --cover-from-description=subject \
-		--base=base --zero-commit --no-signature --thread=shallow \
+		--base=base --zero-commit --no-signature --no-thread --abbrev=12 \
 		${version:+-v "$version"} base..series
 fi
 mkdir -p "$out"

@@ -12,6 +12,9 @@ while read -r t; do
 	args+=(-t "kvm:$t")
 done <"$list"
 
+# KUnit suites of built-in code ran during boot: keep their KTAP before the tests log more.
+dmesg >"$out/dmesg-boot.txt"
+
 cd "$install" || exit 1
 # The top-level TAP on stdout; each test's own (nested) TAP in $out/tests/<test>:
 # the runner writes test output to /dev/stdout, which in the guest is the console.
