@@ -13,7 +13,7 @@ APT_PACKAGES=(
 APT_LIST=/etc/apt/sources.list.d/ndm-series.sources
 APT_PIN=/etc/apt/preferences.d/ndm-series
 
-say() { echo "install-deps: $*"; }
+say() { echo "install-deps: $*" >&2; }
 
 # Run a noisy installer; show its output only if it fails.
 quietly() {
@@ -88,7 +88,7 @@ fetch_deb() {
 		grep -F "_${version//:/%3a}_" | head -n 1 || true)
 	if [ -z "$deb" ]; then
 		apt_update_once
-		say "downloading $pkg=$version" >&2
+		say "downloading $pkg=$version"
 		mkdir -p "$DOWNLOADS"
 		(cd "$DOWNLOADS" && quietly apt-get download -o APT::Sandbox::User=root "$pkg=$version")
 		deb=$(find "$DOWNLOADS" -maxdepth 1 -name "${pkg}_*.deb" |
