@@ -4,7 +4,7 @@
 CI := ci
 
 .PHONY: all help deps base patches check sync checkpatch apply-check build selftests \
-	boot kunit dmesg summary bisect clean
+	boot kunit dmesg summary bisect refresh clean
 
 all: deps base patches ## install what is missing, then regenerate patches/ (the default)
 
@@ -52,6 +52,9 @@ summary: ## print the results of the last run, counts last
 
 bisect: ## developers: every patch builds with KVM=m, KVM=y and RUST=n (not in CI: long)
 	@$(CI)/bisect.sh
+
+refresh: ## developers: write commits base..FROM of build/linux back into the sources
+	@$(CI)/refresh-sources.sh $(FROM)
 
 clean: ## remove build/ (the cache under /var/cache/ndm-series stays)
 	rm -rf build

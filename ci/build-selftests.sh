@@ -1,32 +1,48 @@
 #!/bin/bash
-# Stage "selftests": install the series' uapi headers, build the KVM selftests named in
+# Stage "selftests": install the series' uapi headers, build the selftests named in
 # ci/selftests.txt and install them kselftest-style (run_kselftest.sh) in build/kselftest.
+# KVM's through the kselftest install (only the listed programs); other collections'
+# programs one by one next to them, added to kselftest-list.txt.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 log=$LOGS/build-selftests.log
 install=$BUILD/kselftest
+selftests=$TREE/tools/testing/selftests
 mkdir -p "$LOGS"
-tests=$(grep -v '^#' "$REPO_DIR/ci/selftests.txt" | xargs)
-[ -n "$tests" ] || die "ci/selftests.txt names no test"
+listed=$(grep -v '^#' "$REPO_DIR/ci/selftests.txt" | xargs)
+[ -n "$listed" ] || die "ci/selftests.txt names no test"
+kvm_tests=$(for t in $listed; do case "$t" in kvm:*) echo "${t#kvm:}" ;; esac; done | xargs)
+other_tests=$(for t in $listed; do case "$t" in kvm:*) ;; *) echo "$t" ;; esac; done)
 
-echo "build-selftests: make headers; kvm: $tests (log: $log)"
-{
-	make -C "$TREE" O="$KOUT" headers
-	rm -rf "$install"
-	# Only the listed programs: the variables override Makefile.kvm's lists.
-	make -C "$TREE/tools/testing/selftests" O="$KOUT" TARGETS=kvm \
-		TEST_GEN_PROGS_x86="$tests" TEST_PROGS_x86= -j"$(nproc)" \
-		KSFT_INSTALL_PATH="$install" install
-} >"$log" 2>&1 || {
-	grep -E "error|Error" "$log" | head -40 >&2
-	die "selftests build failed, see $log"
+run() {
+	"$@" >>"$log" 2>&1 || {
+		grep -E "error|Error" "$log" | head -40 >&2
+		die "selftests build failed, see $log"
+	}
 }
+
+echo "build-selftests: make headers; $listed (log: $log)"
+: >"$log"
+run make -C "$TREE" O="$KOUT" headers
+rm -rf "$install"
+# Only the listed programs: the variables override Makefile.kvm's lists.
+run make -C "$selftests" O="$KOUT" TARGETS=kvm \
+	TEST_GEN_PROGS_x86="$kvm_tests" TEST_PROGS_x86= -j"$(nproc)" \
+	KSFT_INSTALL_PATH="$install" install
+for t in $other_tests; do
+	collection=${t%%:*}
+	mkdir -p "$install/$collection"
+	run make -C "$selftests/$collection" KHDR_INCLUDES="-isystem $KOUT/usr/include" \
+		OUTPUT="$install/$collection" "$install/$collection/${t#*:}"
+	echo "$t" >>"$install/kselftest-list.txt"
+done
 if grep -E "warning:" "$log" >"$LOGS/selftests-warnings.log"; then
 	head -20 "$LOGS/selftests-warnings.log" >&2
 	die "the selftests build warned, see $LOGS/selftests-warnings.log"
 fi
-for t in $tests; do
-	[ -x "$install/kvm/$t" ] || die "selftest $t was not built"
+for t in $listed; do
+	collection=${t%%:*}
+	[ -x "$install/$collection/${t#*:}" ] || die "selftest $t was not built"
 done
-echo "build-selftests: $(wc -w <<<"$tests") tests in $install"
+echo "build-selftests: $(wc -w <<<"$listed") tests in $install"

@@ -6,6 +6,8 @@ set -euo pipefail
 
 allow=$REPO_DIR/ci/checkpatch-allow.txt
 failed=0
+mkdir -p "$LOGS"
+rm -f "$LOGS"/checkpatch-*.log
 shopt -s nullglob
 for patch in "$REPO_DIR"/patches/*.patch; do
 	name=$(basename "$patch")

@@ -74,7 +74,8 @@ while IFS= read -r line; do
 	for src in $sources; do
 		apply_source "$src"
 	done
-	git -C "$GEN" add -A
+	# -f: the base's .gitignore (Debian packaging) ignores every top-level path.
+	git -C "$GEN" add -A -f
 	{
 		echo "$subject"
 		echo

@@ -9,7 +9,7 @@ list=$3
 args=()
 while read -r t; do
 	case "$t" in '' | '#'*) continue ;; esac
-	args+=(-t "kvm:$t")
+	args+=(-t "$t")
 done <"$list"
 
 # KUnit suites of built-in code ran during boot: keep their KTAP before the tests log more.

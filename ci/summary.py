@@ -31,7 +31,7 @@ def read_stage_results():
             add(status, name)
 
 
-TOP = re.compile(r"^(not ok|ok) \d+ selftests: kvm: (\S+)(.*)$")
+TOP = re.compile(r"^(not ok|ok) \d+ selftests: (\S+): (\S+)(.*)$")
 SUB = re.compile(r"^# (not ok|ok) \d+ (.*?)\s*$")
 
 
@@ -66,13 +66,14 @@ def read_selftests():
                 m = TOP.match(line.rstrip("\n"))
                 if not m:
                     continue
-                test = m.group(2)
+                test = f"{m.group(2)}:{m.group(3)}"
                 seen.add(test)
-                for status, name in subtests(test):
+                for status, name in subtests(m.group(3)):
                     add(status, f"selftest {test}: {name}")
-                add(status_of(m.group(1), m.group(3)), f"selftest {test}")
+                add(status_of(m.group(1), m.group(4)), f"selftest {test}")
     for test in listed:
-        if os.path.basename(test) not in seen:
+        collection, _, name = test.partition(":")
+        if f"{collection}:{os.path.basename(name)}" not in seen:
             add("fail", f"selftest {test}: no result (not run, crashed or empty TAP)")
 
 
