@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Removing folios from the kernel direct map and putting them back.
+ *
+ * Memory that the kernel never needs to touch (secretmem, guest_memfd without
+ * a direct map) is taken out of the direct map so that no kernel code - and
+ * no speculatively executed kernel code - can reach it through that alias.
+ * These helpers own the TLB flush that goes with a removal, so that callers,
+ * modules included, never see the raw set_direct_map_*() and
+ * flush_tlb_kernel_range() interfaces.
+ */
+
+#include <linux/export.h>
+#include <linux/highmem.h>
+#include <linux/minmax.h>
+#include <linux/mm.h>
+#include <linux/set_memory.h>
+#include <asm/tlbflush.h>
+
+static int folio_set_direct_map_valid(struct folio *folio, bool valid)
+{
+	return set_direct_map_valid_noflush(folio_page(folio, 0),
+					    folio_nr_pages(folio), valid);
+}
+
+static void folio_restore_direct_map_noflush(struct folio *folio)
+{
+	/*
+	 * Removal already split any large mapping covering the folio, so
+	 * making the entries valid again needs no memory. Should an
+	 * architecture still fail here, the folio stays unmapped and the
+	 * kernel oopses on its next access rather than reading freed memory
+	 * through a stale alias; say so loudly.
+	 */
+	WARN_ON_ONCE(folio_set_direct_map_valid(folio, true));
+}
+
+/**
+ * folios_zap_direct_map - Remove folios from the kernel direct map.
+ * @folios: The folios to remove.
+ * @nr: Number of entries in @folios.
+ *
+ * Remove every folio of @folios from the direct map, then flush the kernel
+ * TLB once for all of them. Either all folios are removed or, on error, none
+ * is: folios removed before the failure are restored before returning.
+ *
+ * Highmem folios are not part of the direct map; they are left alone and
+ * count as removed.
+ *
+ * Context: Process context; may sleep to allocate page tables.
+ * Return: 0 on success; -EOPNOTSUPP if the architecture cannot change the
+ * direct map at run time; -ENOMEM (or another errno from the architecture)
+ * if splitting a large direct map entry failed.
+ */
+int folios_zap_direct_map(struct folio **folios, unsigned int nr)
+{
+	unsigned long start = ULONG_MAX, end = 0;
+	unsigned int i;
+	int err;
+
+	if (!can_set_direct_map())
+		return -EOPNOTSUPP;
+
+	for (i = 0; i < nr; i++) {
+		unsigned long addr;
+
+		if (folio_test_highmem(folios[i]))
+			continue;
+		err = folio_set_direct_map_valid(folios[i], false);
+		if (err)
+			goto restore;
+		addr = (unsigned long)folio_address(folios[i]);
+		start = min(start, addr);
+		end = max(end, addr + folio_size(folios[i]));
+	}
+	/*
+	 * One flush covers the whole span. The folios need not be contiguous;
+	 * architectures fall back to a full flush for a span this large.
+	 */
+	if (start < end)
+		flush_tlb_kernel_range(start, end);
+	return 0;
+
+restore:
+	/*
+	 * Entries that were only invalidated and never flushed are made valid
+	 * again: a CPU that still caches one of them caches the same mapping.
+	 */
+	while (i--) {
+		if (!folio_test_highmem(folios[i]))
+			folio_restore_direct_map_noflush(folios[i]);
+	}
+	return err;
+}
+EXPORT_SYMBOL_FOR_MODULES(folios_zap_direct_map, "kvm");
+
+/**
+ * folio_zap_direct_map - Remove a folio from the kernel direct map.
+ * @folio: The folio to remove.
+ *
+ * Remove all pages of @folio from the direct map and flush the kernel TLB
+ * for them. See folios_zap_direct_map() for removing many folios with one
+ * flush.
+ *
+ * Context: Process context; may sleep to allocate page tables.
+ * Return: 0 on success (also for a highmem folio, which is not in the direct
+ * map); -EOPNOTSUPP if the architecture cannot change the direct map at run
+ * time; -ENOMEM (or another errno from the architecture) if splitting a large
+ * direct map entry failed, in which case the folio is still mapped.
+ */
+int folio_zap_direct_map(struct folio *folio)
+{
+	return folios_zap_direct_map(&folio, 1);
+}
+EXPORT_SYMBOL_FOR_MODULES(folio_zap_direct_map, "kvm");
+
+/**
+ * folio_restore_direct_map - Put a folio back into the kernel direct map.
+ * @folio: A folio removed by folio_zap_direct_map() or folios_zap_direct_map().
+ *
+ * Make the direct map entries of @folio valid again. No TLB flush is needed:
+ * CPUs do not cache the invalid entries. Restoring cannot fail in practice,
+ * as removal already split any large mapping; a failure is reported with a
+ * one-time warning. Does nothing for a highmem folio, or if the architecture
+ * cannot change the direct map.
+ *
+ * Context: Any context that may call set_direct_map_valid_noflush().
+ */
+void folio_restore_direct_map(struct folio *folio)
+{
+	if (!can_set_direct_map() || folio_test_highmem(folio))
+		return;
+	folio_restore_direct_map_noflush(folio);
+}
+EXPORT_SYMBOL_FOR_MODULES(folio_restore_direct_map, "kvm");
