@@ -3,7 +3,7 @@
 
 CI := ci
 
-.PHONY: all help deps base patches check sync checkpatch apply-check build selftests \
+.PHONY: all help deps base patches check sync checkpatch apply-check build arm64 selftests \
 	boot kunit dmesg summary bisect refresh clean
 
 all: deps base patches ## install what is missing, then regenerate patches/ (the default)
@@ -34,6 +34,9 @@ apply-check: ## stage: git am of patches/ onto a fresh base checkout
 
 build: ## stage: configure (ci/kernel.config) and build the kernel in build/kernel
 	@$(CI)/build-kernel.sh
+
+arm64: ## stage: cross-build the changed kvm and mm code for arm64 (defconfig + RUST + KVM)
+	@$(CI)/build-arm64.sh
 
 selftests: ## stage: make headers, build and install the KVM selftests of ci/selftests.txt
 	@$(CI)/build-selftests.sh

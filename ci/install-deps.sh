@@ -8,7 +8,7 @@ set -euo pipefail
 APT_PACKAGES=(
 	build-essential flex bison bc libelf-dev libssl-dev kmod cpio busybox-static
 	ccache udev rsync xz-utils python3-venv git perl dwarves
-	libnuma-dev liburing-dev libcap-dev pkg-config
+	libnuma-dev liburing-dev libcap-dev pkg-config gcc-aarch64-linux-gnu
 )
 APT_LIST=/etc/apt/sources.list.d/ndm-series.sources
 APT_PIN=/etc/apt/preferences.d/ndm-series
