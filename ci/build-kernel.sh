@@ -40,6 +40,13 @@ kmake rustavailable >"$LOGS/rustavailable.log" 2>&1 || {
 	die "Rust is not available for this tree (rustc, RUST_LIB_SRC=$RUST_LIB_SRC, bindgen, libclang)"
 }
 
+# The Rust the series adds or changes is rustfmt-clean with the tree's configuration.
+rust_changed=$(git -C "$TREE" diff --name-only base series -- '*.rs')
+if [ -n "$rust_changed" ]; then
+	(cd "$TREE" && rustfmt --check --config-path .rustfmt.toml $rust_changed) ||
+		die "rustfmt: the series' Rust is not formatted (files: $rust_changed)"
+fi
+
 # Reconfigure only when the fragment changed since the last configuration.
 if [ ! -f "$KOUT/.config" ] || [ "$REPO_DIR/ci/kernel.config" -nt "$KOUT/.config" ]; then
 	configure

@@ -1,0 +1,330 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! guest_memfd without a direct map: creating its folios.
+//!
+//! A guest_memfd created with `GUEST_MEMFD_FLAG_NO_DIRECT_MAP` has `AS_NO_DIRECT_MAP` set on its
+//! mapping: none of its folios is in the kernel direct map while it is in the page cache. mm
+//! enforces both ends of that rule (`filemap_add_folio()` removes a folio that is still mapped,
+//! and every folio leaving the page cache is put back before it is freed), so nothing here can
+//! leak an unmapped page to the page allocator. What guest_memfd must do itself is *create* such
+//! folios, because the generic `__filemap_get_folio(FGP_CREAT)` inserts a folio before it is
+//! cleared, and clearing writes through the direct map. So every folio is created here in this
+//! order: allocate, clear, mark up to date, remove from the direct map, insert.
+//!
+//! Removing a folio from the direct map costs a kernel TLB flush. Filling a range (fallocate())
+//! removes a batch of [`FILL_BATCH`] folios with one flush, then inserts them one by one: each
+//! insertion either succeeds or leaves its folio restored by mm, so a batch needs no undo.
+//!
+//! There is no per-folio state: the mapping flag says it all. The C side is in `guest_memfd.c`
+//! (`kvm_gmem_get_folio()` and fallocate call in here); the entry points are at the end of this
+//! file.
+
+use core::{
+    mem::ManuallyDrop,
+    ptr::NonNull,
+    sync::atomic::{AtomicUsize, Ordering},
+};
+use kernel::{bindings, error::from_err_ptr, prelude::*};
+
+/// An index into a guest_memfd, in pages (C's `pgoff_t`).
+type PageIndex = kernel::ffi::c_ulong;
+
+/// Folios removed from the direct map with one TLB flush when filling a range.
+///
+/// 32 folios are 128 KiB with 4 KiB pages: large enough that the flush is paid once per many
+/// folios, small enough that a batch allocated but not yet inserted stays modest.
+const FILL_BATCH: usize = 32;
+
+/// Number of batches removed from the direct map, i.e. of kernel TLB flushes issued here.
+static ZAP_BATCHES: AtomicUsize = AtomicUsize::new(0);
+
+/// The inode of a guest_memfd whose mapping has `AS_NO_DIRECT_MAP`.
+///
+/// # Invariants
+///
+/// `self.0` points to a live guest_memfd inode, whose mapping has `AS_NO_DIRECT_MAP`, and the
+/// caller of the entry point holds its mapping's invalidate lock (shared) for the lifetime of
+/// this value.
+struct GmemInode(NonNull<bindings::inode>);
+
+impl GmemInode {
+    fn mapping(&self) -> *mut bindings::address_space {
+        // SAFETY: By the type invariants `self.0` is a live inode.
+        unsafe { (*self.0.as_ptr()).i_mapping }
+    }
+
+    fn gfp(&self) -> bindings::gfp_t {
+        // SAFETY: The mapping of a live inode is valid.
+        unsafe { bindings::mapping_gfp_mask(self.mapping()) }
+    }
+
+    /// Returns the folio at `index` locked, with a reference, or `ENOENT`.
+    fn lookup(&self, index: PageIndex) -> Result<*mut bindings::folio> {
+        // SAFETY: The mapping of a live inode is valid.
+        from_err_ptr(unsafe { bindings::filemap_lock_folio(self.mapping(), index) })
+    }
+}
+
+/// A cleared, up to date folio that is in no page cache yet.
+///
+/// # Invariants
+///
+/// `self.0` points to a folio we hold a reference to, that is not in any page cache and not
+/// locked.
+#[repr(transparent)]
+struct NewFolio(NonNull<bindings::folio>);
+
+impl NewFolio {
+    /// Allocates a folio for `index` of `inode`, following its memory policy, and clears it.
+    fn alloc(inode: &GmemInode, index: PageIndex) -> Result<Self> {
+        // SAFETY: By the type invariants of `GmemInode` the inode is a live guest_memfd inode.
+        let folio = unsafe { bindings::kvm_gmem_alloc_folio(inode.0.as_ptr(), index) };
+        let folio = NonNull::new(folio).ok_or(ENOMEM)?;
+        // INVARIANT: A freshly allocated folio is ours, unlocked and in no page cache.
+        let new = NewFolio(folio);
+        new.clear();
+        Ok(new)
+    }
+
+    /// Clears the folio through the direct map and marks it up to date.
+    fn clear(&self) {
+        let folio = self.0.as_ptr();
+        // SAFETY: By the type invariants the folio is ours and still in the direct map: nobody
+        // else can see it, so it may be written without its lock.
+        unsafe {
+            bindings::folio_zero_range(folio, 0, bindings::folio_size(folio));
+            bindings::__folio_mark_uptodate(folio);
+        }
+    }
+
+    /// Inserts the folio into the page cache of `inode` at `index`.
+    ///
+    /// On success the folio is locked and returned with our reference. On failure mm has left it
+    /// in the direct map (removing it first if needed), and our reference is dropped.
+    fn insert(self, inode: &GmemInode, index: PageIndex) -> Result<*mut bindings::folio> {
+        let folio = ManuallyDrop::new(self).0.as_ptr();
+        // SAFETY: The folio is ours and in no page cache; the mapping is valid.
+        let ret =
+            unsafe { bindings::filemap_add_folio(inode.mapping(), folio, index, inode.gfp()) };
+        if ret == 0 {
+            return Ok(folio);
+        }
+        // SAFETY: We hold a reference, and the failed insertion left the folio restored.
+        unsafe { bindings::folio_put(folio) };
+        Err(Error::from_errno(ret))
+    }
+}
+
+impl Drop for NewFolio {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariants we hold a reference. A folio dropped here was never
+        // inserted: either it was never removed from the direct map, or its removal failed and
+        // left it mapped, so it goes back to the allocator mapped.
+        unsafe { bindings::folio_put(self.0.as_ptr()) };
+    }
+}
+
+/// Removes all `folios` from the direct map with one TLB flush; on error none is removed.
+fn zap_direct_map(folios: &mut [NewFolio]) -> Result {
+    if folios.is_empty() {
+        return Ok(());
+    }
+    let nr = u32::try_from(folios.len()).map_err(|_| EINVAL)?;
+    // SAFETY: `NewFolio` is a transparent wrapper around a non-null folio pointer, so the slice
+    // is an array of `nr` valid `struct folio *`, all ours and in no page cache.
+    let ret = unsafe { bindings::folios_zap_direct_map(folios.as_mut_ptr().cast(), nr) };
+    if ret == 0 {
+        ZAP_BATCHES.fetch_add(1, Ordering::Relaxed);
+    }
+    kernel::error::to_result(ret)
+}
+
+/// Returns the folio at `index`, creating it out of the direct map if it does not exist.
+fn get_folio(inode: &GmemInode, index: PageIndex) -> Result<*mut bindings::folio> {
+    loop {
+        let mut new = [NewFolio::alloc(inode, index)?];
+        zap_direct_map(&mut new)?;
+        let [new] = new;
+        match new.insert(inode, index) {
+            Ok(folio) => return Ok(folio),
+            // Lost a race with another creator: use the winner's folio, unless it is already
+            // gone again, then start over.
+            Err(e) if e == EEXIST => match inode.lookup(index) {
+                Err(e) if e == ENOENT => continue,
+                found => return found,
+            },
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Creates the missing folios of at most [`FILL_BATCH`] indices from `start` on, below `end`.
+///
+/// Returns the index after the last one handled.
+fn fill(inode: &GmemInode, start: PageIndex, end: PageIndex) -> Result<PageIndex> {
+    let stop = end.min(start.saturating_add(FILL_BATCH));
+    let mut folios = KVec::with_capacity(FILL_BATCH, GFP_KERNEL)?;
+    let mut indices = KVec::with_capacity(FILL_BATCH, GFP_KERNEL)?;
+
+    for index in start..stop {
+        match inode.lookup(index) {
+            Ok(folio) => {
+                // SAFETY: `lookup` returned the folio locked and with a reference.
+                unsafe {
+                    bindings::folio_unlock(folio);
+                    bindings::folio_put(folio);
+                }
+            }
+            Err(e) if e == ENOENT => {
+                folios.push(NewFolio::alloc(inode, index)?, GFP_KERNEL)?;
+                indices.push(index, GFP_KERNEL)?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+
+    zap_direct_map(&mut folios)?;
+
+    // Every removed folio is handed to filemap_add_folio() exactly once, which restores it if it
+    // does not make it into the page cache: keep going after a failure, report the first one.
+    let mut result = Ok(stop);
+    for (folio, index) in folios.into_iter().zip(indices) {
+        match folio.insert(inode, index) {
+            Ok(folio) => {
+                // SAFETY: The inserted folio is locked and we hold a reference; the page cache
+                // holds its own.
+                unsafe {
+                    bindings::folio_unlock(folio);
+                    bindings::folio_put(folio);
+                }
+            }
+            // Created meanwhile by a fault: nothing to do.
+            Err(e) if e == EEXIST => {}
+            Err(e) => {
+                if result.is_ok() {
+                    result = Err(e);
+                }
+            }
+        }
+    }
+    result
+}
+
+/// Returns the folio at `index` of a guest_memfd without a direct map, locked and with a
+/// reference, creating it (cleared, out of the direct map) if needed; or an `ERR_PTR()`.
+///
+/// # Safety
+///
+/// `inode` must be a live guest_memfd inode whose mapping has `AS_NO_DIRECT_MAP`, and the caller
+/// must hold the mapping's invalidate lock (shared or exclusive).
+#[export]
+pub unsafe extern "C" fn kvm_gmem_ndm_get_folio(
+    inode: *mut bindings::inode,
+    index: PageIndex,
+) -> *mut bindings::folio {
+    let Some(inode) = NonNull::new(inode) else {
+        return EINVAL.to_ptr();
+    };
+    // INVARIANT: The caller guarantees what `GmemInode` requires.
+    match get_folio(&GmemInode(inode), index) {
+        Ok(folio) => folio,
+        Err(e) => e.to_ptr(),
+    }
+}
+
+/// Creates the missing folios of indices `start` up to `end` (exclusive) of a guest_memfd
+/// without a direct map, at most [`FILL_BATCH`] of them with one TLB flush.
+///
+/// Returns the index after the last one handled (call again from there until `end`), or a
+/// negative errno.
+///
+/// # Safety
+///
+/// `inode` must be a live guest_memfd inode whose mapping has `AS_NO_DIRECT_MAP`, and the caller
+/// must hold the mapping's invalidate lock (shared or exclusive).
+#[export]
+pub unsafe extern "C" fn kvm_gmem_ndm_fill(
+    inode: *mut bindings::inode,
+    start: PageIndex,
+    end: PageIndex,
+) -> kernel::ffi::c_long {
+    let Some(inode) = NonNull::new(inode) else {
+        return EINVAL.to_errno() as kernel::ffi::c_long;
+    };
+    // INVARIANT: The caller guarantees what `GmemInode` requires.
+    match fill(&GmemInode(inode), start, end) {
+        Ok(next) => next as kernel::ffi::c_long,
+        Err(e) => e.to_errno() as kernel::ffi::c_long,
+    }
+}
+
+#[kunit_tests(kvm_gmem_no_direct_map)]
+mod tests {
+    use super::*;
+
+    /// A folio allocated without a guest_memfd, for the tests.
+    fn test_folio() -> Result<NewFolio> {
+        // SAFETY: Allocating a folio has no precondition.
+        let folio = unsafe { bindings::folio_alloc(bindings::GFP_KERNEL, 0) };
+        // INVARIANT: A freshly allocated folio is ours, unlocked and in no page cache.
+        let new = NewFolio(NonNull::new(folio).ok_or(ENOMEM)?);
+        new.clear();
+        Ok(new)
+    }
+
+    /// Whether the kernel can read the folio through its direct map address.
+    fn readable(folio: &NewFolio) -> bool {
+        let mut byte = 0u8;
+        // SAFETY: copy_from_kernel_nofault() may be given any address; it reports a fault
+        // instead of taking it. The folio is ours, so its address stays meaningful.
+        let ret = unsafe {
+            bindings::copy_from_kernel_nofault(
+                (&raw mut byte).cast(),
+                bindings::folio_address(folio.0.as_ptr()),
+                1,
+            )
+        };
+        ret == 0
+    }
+
+    fn restore(folio: &NewFolio) {
+        // SAFETY: The folio is ours; it was removed from the direct map by the test.
+        unsafe { bindings::folio_restore_direct_map(folio.0.as_ptr()) };
+    }
+
+    #[test]
+    fn removed_folio_cannot_be_read_until_restored() -> Result {
+        let mut folios = [test_folio()?];
+        assert!(readable(&folios[0]));
+        zap_direct_map(&mut folios)?;
+        assert!(!readable(&folios[0]));
+        restore(&folios[0]);
+        assert!(readable(&folios[0]));
+        Ok(())
+    }
+
+    #[test]
+    fn batch_is_removed_with_one_flush() -> Result {
+        let mut folios = KVec::with_capacity(FILL_BATCH, GFP_KERNEL)?;
+        for _ in 0..FILL_BATCH {
+            folios.push(test_folio()?, GFP_KERNEL)?;
+        }
+        let before = ZAP_BATCHES.load(Ordering::Relaxed);
+        zap_direct_map(&mut folios)?;
+        assert_eq!(ZAP_BATCHES.load(Ordering::Relaxed), before + 1);
+        for folio in folios.iter() {
+            assert!(!readable(folio));
+            restore(folio);
+            assert!(readable(folio));
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn empty_batch_flushes_nothing() -> Result {
+        let before = ZAP_BATCHES.load(Ordering::Relaxed);
+        zap_direct_map(&mut [])?;
+        assert_eq!(ZAP_BATCHES.load(Ordering::Relaxed), before);
+        Ok(())
+    }
+}
