@@ -25,15 +25,20 @@ commits=$(git -C "$TREE" rev-list --reverse base..series)
 for name in kvm-m kvm-y no-rust; do
 	out=$BUILD/bisect-$name
 	mkdir -p "$out"
-	{ cat "$REPO_DIR/ci/kernel.config"; echo "${variant[$name]}"; } >"$out/fragment.config"
+	# ci/kernel.config with the variant's symbols replaced, not reassigned.
+	{
+		grep -v -E "^($(echo "${variant[$name]}" | sed -n 's/=.*//p' | paste -sd'|' -))=" \
+			"$REPO_DIR/ci/kernel.config"
+		echo "${variant[$name]}"
+	} >"$out/fragment.config"
 	for c in $commits; do
 		git -C "$wt" checkout -q --detach "$c"
 		subject=$(git -C "$wt" log -1 --format=%s)
 		log=$LOGS/bisect-$name-$(git -C "$wt" log -1 --format=%h).log
 		mkdir -p "$LOGS"
 		if KCONFIG_ALLCONFIG=$out/fragment.config \
-			PATH=/usr/lib/ccache:$PATH make -C "$wt" O="$out" allnoconfig >"$log" 2>&1 &&
-			PATH=/usr/lib/ccache:$PATH make -C "$wt" O="$out" -j"$(nproc)" >>"$log" 2>&1 &&
+			PATH=/usr/lib/ccache:$PATH make -C "$wt" O="$out" allnoconfig >"$log.config" 2>&1 &&
+			PATH=/usr/lib/ccache:$PATH make -C "$wt" O="$out" -j"$(nproc)" >"$log" 2>&1 &&
 			! grep -q "warning:" "$log"; then
 			echo "bisect: $name: ok    $subject"
 		else

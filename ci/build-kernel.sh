@@ -68,7 +68,7 @@ changed=$(git -C "$TREE" diff --name-only base series -- '*.c' '*.h' '*.rs' ':!t
 dirs=$(for f in $changed; do
 	case "$f" in
 	virt/kvm/*) echo arch/x86/kvm/ ;; # built through arch/x86/kvm/Makefile
-	include/*) ;;
+	include/* | arch/arm64/*) ;;      # headers; arm64 has its own stage
 	*) echo "$(dirname "$f")/" ;;
 	esac
 done | sort -u)
