@@ -93,10 +93,13 @@ git -C "$GEN" config branch.series.description "$(cat cover-letter.md)"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 if [ "$n" -gt 0 ]; then
+	# Version 1 goes without a version tag, as on the lists.
 	version=$(sed -n 's/^# version: *//p' series.txt)
+	[ "$version" != 1 ] || version=
+	prefix=$(sed -n 's/^# subject-prefix: *//p' series.txt)
 	git_fixed format-patch -q -o "$tmp" --cover-letter --cover-from-description=subject \
 		--base=base --zero-commit --no-signature --no-thread --abbrev=12 \
-		${version:+-v "$version"} base..series
+		${version:+-v "$version"} ${prefix:+--subject-prefix="$prefix"} base..series
 fi
 mkdir -p "$out"
 rsync -rt --delete --exclude=.gitkeep "$tmp/" "$out/"
