@@ -22,6 +22,9 @@ run() {
 	}
 }
 
+# The series' selftests and headers: the tree as ci/gen-patches.sh committed it.
+git -C "$TREE" checkout -q --detach series
+
 echo "build-selftests: make headers; $listed (log: $log)"
 : >"$log"
 run make -C "$TREE" O="$KOUT" headers
