@@ -14,24 +14,10 @@ set -euo pipefail
 out=${1:?usage: gen-patches.sh OUTDIR}
 cd "$REPO_DIR"
 
-git_fixed() {
-	GIT_AUTHOR_NAME=$FIXED_NAME GIT_AUTHOR_EMAIL=$FIXED_EMAIL GIT_AUTHOR_DATE=$FIXED_DATE \
-		GIT_COMMITTER_NAME=$FIXED_NAME GIT_COMMITTER_EMAIL=$FIXED_EMAIL \
-		GIT_COMMITTER_DATE=$FIXED_DATE git -C "$GEN" "$@"
-}
-
 trim() {
 	local s=$1
 	s=${s#"${s%%[![:space:]]*}"}
 	echo "${s%"${s##*[![:space:]]}"}"
-}
-
-kernel_path() {
-	local p=${1#*/}
-	case "$p" in
-	*.diff) p=${p%.diff}; p=${p%@*} ;;
-	esac
-	echo "$p"
 }
 
 apply_source() {
@@ -80,7 +66,7 @@ while IFS= read -r line; do
 		echo "$subject"
 		echo
 		cat "$message"
-	} | git_fixed commit -q -s --allow-empty-message -F - ||
+	} | git_fixed -C "$GEN" commit -q -s --allow-empty-message -F - ||
 		die "patch '$subject' changes nothing"
 	n=$((n + 1))
 done <series.txt
@@ -97,7 +83,7 @@ if [ "$n" -gt 0 ]; then
 	version=$(sed -n 's/^# version: *//p' series.txt)
 	[ "$version" != 1 ] || version=
 	prefix=$(sed -n 's/^# subject-prefix: *//p' series.txt)
-	git_fixed format-patch -q -o "$tmp" --cover-letter --cover-from-description=subject \
+	git_fixed -C "$GEN" format-patch -q -o "$tmp" --cover-letter --cover-from-description=subject \
 		--base=base --zero-commit --no-signature --no-thread --abbrev=12 \
 		${version:+-v "$version"} ${prefix:+--subject-prefix="$prefix"} base..series
 fi

@@ -35,6 +35,23 @@ libclang_path() {
 	"$VENV/bin/python3" -c 'import clang, os; print(os.path.join(os.path.dirname(clang.__file__), "native"))'
 }
 
+# git with the fixed identity and date of ci/versions.env, for reproducible commits.
+git_fixed() {
+	GIT_AUTHOR_NAME=$FIXED_NAME GIT_AUTHOR_EMAIL=$FIXED_EMAIL GIT_AUTHOR_DATE=$FIXED_DATE \
+		GIT_COMMITTER_NAME=$FIXED_NAME GIT_COMMITTER_EMAIL=$FIXED_EMAIL \
+		GIT_COMMITTER_DATE=$FIXED_DATE git "$@"
+}
+
+# The kernel path of a source: its repository path without the first directory,
+# and for a .diff source without the "@tag" and ".diff" (see README.md).
+kernel_path() {
+	local p=${1#*/}
+	case "$p" in
+	*.diff) p=${p%.diff}; p=${p%@*} ;;
+	esac
+	echo "$p"
+}
+
 die() {
 	echo "error: $*" >&2
 	exit 1

@@ -8,12 +8,6 @@ set -euo pipefail
 tarball=$NDM_CACHE/base-$BASE_VERSION/$BASE_TARBALL
 [ -f "$tarball" ] || die "$tarball is missing: run ci/install-deps.sh"
 
-git_fixed() {
-	GIT_AUTHOR_NAME=$FIXED_NAME GIT_AUTHOR_EMAIL=$FIXED_EMAIL GIT_AUTHOR_DATE=$FIXED_DATE \
-		GIT_COMMITTER_NAME=$FIXED_NAME GIT_COMMITTER_EMAIL=$FIXED_EMAIL \
-		GIT_COMMITTER_DATE=$FIXED_DATE git "$@"
-}
-
 make_base_repo() {
 	local tmp=$BASE_GIT.tmp
 	echo "prepare-base: extracting $BASE_PACKAGE $BASE_VERSION into $BASE_GIT"

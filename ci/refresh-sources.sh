@@ -10,14 +10,6 @@ set -euo pipefail
 from=${1:?usage: refresh-sources.sh REV}
 cd "$REPO_DIR"
 
-kernel_path() {
-	local p=${1#*/}
-	case "$p" in
-	*.diff) p=${p%.diff}; p=${p%@*} ;;
-	esac
-	echo "$p"
-}
-
 mapfile -t commits < <(git -C "$TREE" rev-list --reverse "base..$from")
 mapfile -t lines < <(grep -v -e '^#' -e '^[[:space:]]*$' series.txt)
 [ ${#commits[@]} -eq ${#lines[@]} ] ||
