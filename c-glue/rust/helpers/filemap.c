@@ -45,3 +45,8 @@ __rust_helper gfp_t rust_helper_mapping_gfp_mask(struct address_space *mapping)
 {
 	return mapping_gfp_mask(mapping);
 }
+
+__rust_helper void rust_helper_mapping_set_no_direct_map(struct address_space *mapping)
+{
+	mapping_set_no_direct_map(mapping);
+}

@@ -273,14 +273,14 @@ mod tests {
     }
 
     /// Whether the kernel can read the folio through its direct map address.
-    fn readable(folio: &NewFolio) -> bool {
+    fn readable(folio: *mut bindings::folio) -> bool {
         let mut byte = 0u8;
         // SAFETY: copy_from_kernel_nofault() may be given any address; it reports a fault
-        // instead of taking it. The folio is ours, so its address stays meaningful.
+        // instead of taking it. The caller holds a reference to the folio.
         let ret = unsafe {
             bindings::copy_from_kernel_nofault(
                 (&raw mut byte).cast(),
-                bindings::folio_address(folio.0.as_ptr()),
+                bindings::folio_address(folio),
                 1,
             )
         };
@@ -295,11 +295,12 @@ mod tests {
     #[test]
     fn removed_folio_cannot_be_read_until_restored() -> Result {
         let mut folios = [test_folio()?];
-        assert!(readable(&folios[0]));
+        let raw = folios[0].0.as_ptr();
+        assert!(readable(raw));
         zap_direct_map(&mut folios)?;
-        assert!(!readable(&folios[0]));
+        assert!(!readable(raw));
         restore(&folios[0]);
-        assert!(readable(&folios[0]));
+        assert!(readable(raw));
         Ok(())
     }
 
@@ -313,10 +314,82 @@ mod tests {
         zap_direct_map(&mut folios)?;
         assert_eq!(ZAP_BATCHES.load(Ordering::Relaxed), before + 1);
         for folio in folios.iter() {
-            assert!(!readable(folio));
+            assert!(!readable(folio.0.as_ptr()));
             restore(folio);
-            assert!(readable(folio));
+            assert!(readable(folio.0.as_ptr()));
         }
+        Ok(())
+    }
+
+    /// An empty file with `AS_NO_DIRECT_MAP` on its mapping, closed on drop.
+    struct TestFile(NonNull<bindings::file>);
+
+    /// File operations for [`TestFile`]: none.
+    struct TestFops(bindings::file_operations);
+
+    // SAFETY: The operations are never written; files only read their (null) entries.
+    unsafe impl Sync for TestFops {}
+
+    static TEST_FOPS: TestFops = TestFops(
+        // SAFETY: All-zero file operations are valid: every operation is absent.
+        unsafe { core::mem::zeroed() },
+    );
+
+    impl TestFile {
+        fn new() -> Result<Self> {
+            // SAFETY: The name is a C string and the operations are 'static.
+            let file = from_err_ptr(unsafe {
+                bindings::anon_inode_create_getfile(
+                    c"kvm_gmem_ndm_test".as_char_ptr(),
+                    &TEST_FOPS.0,
+                    core::ptr::null_mut(),
+                    bindings::O_RDWR as i32,
+                    core::ptr::null(),
+                )
+            })?;
+            let file = TestFile(NonNull::new(file).ok_or(ENOMEM)?);
+            // SAFETY: The file is live, and its mapping has no folio yet.
+            unsafe { bindings::mapping_set_no_direct_map(file.mapping()) };
+            Ok(file)
+        }
+
+        fn mapping(&self) -> *mut bindings::address_space {
+            // SAFETY: The file is live until dropped.
+            unsafe { (*self.0.as_ptr()).f_mapping }
+        }
+
+        fn inode(&self) -> GmemInode {
+            // INVARIANT: Only `insert` and `lookup` are used on this inode: they need a live
+            // inode whose mapping has `AS_NO_DIRECT_MAP`, not a guest_memfd one.
+            // SAFETY: The file is live until dropped.
+            GmemInode(NonNull::new(unsafe { (*self.0.as_ptr()).f_inode }).unwrap())
+        }
+    }
+
+    impl Drop for TestFile {
+        fn drop(&mut self) {
+            // SAFETY: We hold the reference that anon_inode_create_getfile() returned.
+            unsafe { bindings::fput(self.0.as_ptr()) };
+        }
+    }
+
+    #[test]
+    fn page_cache_keeps_folios_out_of_the_direct_map() -> Result {
+        let file = TestFile::new()?;
+        let folio = test_folio()?;
+        let raw = folio.0.as_ptr();
+        // Still in the direct map: mm must remove it on insertion.
+        assert!(readable(raw));
+        let inserted = folio.insert(&file.inode(), 0)?;
+        // SAFETY: A successful insertion returns the folio locked, with our reference.
+        unsafe { bindings::folio_unlock(inserted) };
+        assert!(!readable(raw));
+        // Leaving the page cache puts it back; our reference keeps it allocated.
+        // SAFETY: The mapping is live.
+        unsafe { bindings::truncate_inode_pages(file.mapping(), 0) };
+        assert!(readable(raw));
+        // SAFETY: Drops the reference the insertion returned.
+        unsafe { bindings::folio_put(inserted) };
         Ok(())
     }
 
