@@ -29,7 +29,8 @@ export KOUT=$BUILD/kernel
 export CCACHE_BASEDIR=$REPO_DIR
 export CCACHE_NOHASHDIR=1
 export CCACHE_MAXSIZE=10G
-export PATH=$CARGO_BIN:$VENV/bin:/usr/sbin:/sbin:$PATH
+# rustup's toolchain, also when the caller's PATH lacks it (CI).
+export PATH=$CARGO_BIN:$VENV/bin:${CARGO_HOME:-${HOME:-/root}/.cargo}/bin:/usr/sbin:/sbin:$PATH
 
 libclang_path() {
 	"$VENV/bin/python3" -c 'import clang, os; print(os.path.join(os.path.dirname(clang.__file__), "native"))'
