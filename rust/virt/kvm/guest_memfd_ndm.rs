@@ -42,9 +42,9 @@ static ZAP_BATCHES: AtomicUsize = AtomicUsize::new(0);
 ///
 /// # Invariants
 ///
-/// `self.0` points to a live guest_memfd inode, whose mapping has `AS_NO_DIRECT_MAP`, and the
-/// caller of the entry point holds its mapping's invalidate lock (shared) for the lifetime of
-/// this value.
+/// `self.0` points to a guest_memfd inode whose mapping has `AS_NO_DIRECT_MAP`, and that stays
+/// live for the lifetime of this value. Races with other creators and with hole punching are
+/// the page cache's to resolve (an insertion fails with `EEXIST`), so no lock is required.
 struct GmemInode(NonNull<bindings::inode>);
 
 impl GmemInode {
@@ -215,8 +215,8 @@ fn fill(inode: &GmemInode, start: PageIndex, end: PageIndex) -> Result<PageIndex
 ///
 /// # Safety
 ///
-/// `inode` must be a live guest_memfd inode whose mapping has `AS_NO_DIRECT_MAP`, and the caller
-/// must hold the mapping's invalidate lock (shared or exclusive).
+/// `inode` must be a guest_memfd inode whose mapping has `AS_NO_DIRECT_MAP`, kept live by the
+/// caller (through the file or the VMA it comes from) for the duration of the call.
 #[export]
 pub unsafe extern "C" fn kvm_gmem_ndm_get_folio(
     inode: *mut bindings::inode,
@@ -240,8 +240,8 @@ pub unsafe extern "C" fn kvm_gmem_ndm_get_folio(
 ///
 /// # Safety
 ///
-/// `inode` must be a live guest_memfd inode whose mapping has `AS_NO_DIRECT_MAP`, and the caller
-/// must hold the mapping's invalidate lock (shared or exclusive).
+/// `inode` must be a guest_memfd inode whose mapping has `AS_NO_DIRECT_MAP`, kept live by the
+/// caller (through the file it comes from) for the duration of the call.
 #[export]
 pub unsafe extern "C" fn kvm_gmem_ndm_fill(
     inode: *mut bindings::inode,
