@@ -47,10 +47,10 @@ if [ -n "$rust_changed" ]; then
 		die "rustfmt: the series' Rust is not formatted (files: $rust_changed)"
 fi
 
-# Reconfigure only when the fragment changed since the last configuration.
-if [ ! -f "$KOUT/.config" ] || [ "$REPO_DIR/ci/kernel.config" -nt "$KOUT/.config" ]; then
-	configure
-fi
+# Configure every time, as a fresh clone would: a kept .config would take the
+# defaults of symbols the series adds, where allnoconfig takes "n". Kconfig
+# leaves the build alone when the result does not change.
+configure
 
 echo "build-kernel: building (log: $log)"
 if ! kmake "$@" >"$log" 2>&1; then
