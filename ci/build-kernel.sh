@@ -1,6 +1,7 @@
 #!/bin/bash
 # Configure (allnoconfig + ci/kernel.config) and build the series tree out of tree
-# in build/kernel with ccache. Fails on any compiler, rustc or Kconfig warning.
+# in build/kernel with ccache. Fails on any compiler or rustc warning, and when an
+# option of the fragment does not take.
 # Extra make arguments (e.g. W=1 targets) are passed through.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
