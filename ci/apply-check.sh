@@ -4,12 +4,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-shopt -s nullglob
-mails=("$REPO_DIR"/patches/*.patch)
-patches=()
-for m in "${mails[@]}"; do
-	case "$(basename "$m")" in *0000-cover-letter.patch) ;; *) patches+=("$m") ;; esac
-done
+mapfile -t patches < <(series_mails)
 if [ ${#patches[@]} -eq 0 ]; then
 	echo "apply: the series has no patches yet"
 	exit 0

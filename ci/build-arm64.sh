@@ -16,15 +16,8 @@ amake() {
 		CROSS_COMPILE=aarch64-linux-gnu- -j"$(nproc)" "$@"
 }
 
-changed=$(git -C "$TREE" diff --name-only base series -- '*.c' '*.h' '*.rs' ':!tools/')
-dirs=$(for f in $changed; do
-	case "$f" in
-	virt/kvm/* | arch/arm64/kvm/*) echo arch/arm64/kvm/ ;;
-	arch/* | include/*) ;;
-	*) echo "$(dirname "$f")/" ;;
-	esac
-done | sort -u)
-dirs=$(echo arch/arm64/kvm/ $dirs | xargs -n1 | sort -u | xargs)
+changed=$(series_changed_sources)
+dirs=$( (echo arch/arm64/kvm/; series_build_dirs arm64) | sort -u | xargs)
 
 : >"$log"
 if [ ! -f "$out/.config" ]; then

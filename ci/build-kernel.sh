@@ -65,14 +65,8 @@ fi
 
 # W=1 (C) and CLIPPY=1 (Rust) on the directories holding what the series changes;
 # a warning that names a file the series changes fails the build.
-changed=$(git -C "$TREE" diff --name-only base series -- '*.c' '*.h' '*.rs' ':!tools/')
-dirs=$(for f in $changed; do
-	case "$f" in
-	virt/kvm/*) echo arch/x86/kvm/ ;; # built through arch/x86/kvm/Makefile
-	include/* | arch/arm64/*) ;;      # headers; arm64 has its own stage
-	*) echo "$(dirname "$f")/" ;;
-	esac
-done | sort -u)
+changed=$(series_changed_sources)
+dirs=$(series_build_dirs x86)
 if [ -n "$dirs" ]; then
 	echo "build-kernel: W=1 CLIPPY=1 on $(echo $dirs)"
 	wlog=$LOGS/build-kernel-w1.log

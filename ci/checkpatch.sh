@@ -21,10 +21,8 @@ allowed() {
 		'$1 == t && $2 == s { found = 1 } END { exit !found }'
 }
 
-shopt -s nullglob
-for patch in "$REPO_DIR"/patches/*.patch; do
+for patch in $(series_mails); do
 	name=$(basename "$patch")
-	case "$name" in *0000-cover-letter.patch) continue ;; esac
 	log=$LOGS/checkpatch-$name.log
 	subject=$(subject_of "$patch")
 	"$TREE/scripts/checkpatch.pl" --strict --show-types --no-tree --root="$TREE" \

@@ -53,6 +53,33 @@ kernel_path() {
 	echo "$p"
 }
 
+# The kernel sources (C, headers, Rust) the series changes, tools/ aside.
+series_changed_sources() {
+	git -C "$TREE" diff --name-only base series -- '*.c' '*.h' '*.rs' ':!tools/'
+}
+
+# The make targets (directories) that build what the series changes for ARCH
+# ($1: x86 or arm64). virt/kvm/ is built through arch/$1/kvm/; headers and
+# other architectures' files are left out.
+series_build_dirs() {
+	local f
+	for f in $(series_changed_sources); do
+		case "$f" in
+		virt/kvm/* | arch/"$1"/kvm/*) echo "arch/$1/kvm/" ;;
+		include/* | arch/*) ;;
+		*) echo "$(dirname "$f")/" ;;
+		esac
+	done | sort -u
+}
+
+# The patch mails of patches/, cover letter excluded.
+series_mails() {
+	local m
+	for m in "$REPO_DIR"/patches/*.patch; do
+		case "$m" in *0000-cover-letter.patch | *'*.patch') ;; *) echo "$m" ;; esac
+	done
+}
+
 die() {
 	echo "error: $*" >&2
 	exit 1
