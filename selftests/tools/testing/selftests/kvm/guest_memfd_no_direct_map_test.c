@@ -20,6 +20,7 @@
 #include <linux/sizes.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -456,6 +457,88 @@ TEST_F_TIMEOUT(cycles, no_memory_lost, 600)
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	TEST_ASSERT(p != MAP_FAILED, "Populating %zu bytes failed, errno %d", populate, errno);
 	munmap(p, populate);
+}
+
+#define PTDUMP		"/sys/kernel/debug/page_tables/kernel"
+
+/*
+ * Bytes of the kernel's direct map that are mapped, from the x86 page table
+ * dump (CONFIG_PTDUMP_DEBUGFS): the ranges of its "Low Kernel Mapping" part
+ * that are present. Returns -1 without the dump.
+ */
+static long direct_map_bytes(void)
+{
+	unsigned long start, end;
+	bool direct_map = false;
+	char line[256];
+	long bytes = 0;
+	FILE *f;
+
+	f = fopen(PTDUMP, "r");
+	if (!f && errno == ENOENT) {
+		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
+		f = fopen(PTDUMP, "r");
+	}
+	if (!f)
+		return -1;
+
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "---[", 4)) {
+			if (direct_map)
+				break;
+			direct_map = strstr(line, "Low Kernel Mapping");
+			continue;
+		}
+		/* A present range has its permissions: "RW" or "ro". */
+		if (direct_map && sscanf(line, "0x%lx-0x%lx", &start, &end) == 2 &&
+		    (strstr(line, " RW ") || strstr(line, " ro ")))
+			bytes += end - start;
+	}
+	fclose(f);
+	return direct_map ? bytes : -1;
+}
+
+#define DIRECT_MAP_SIZE	SZ_64M
+#define DIRECT_MAP_SLACK	SZ_1M
+
+/*
+ * The effect itself, read from the kernel's page tables: memory of a
+ * guest_memfd without a direct map leaves the direct map when it is
+ * allocated (half through fallocate(), half through faults) and is back in
+ * it once the file is closed.
+ */
+TEST_F_TIMEOUT(cycles, direct_map_removed_and_restored, 300)
+{
+	long before, during, after;
+	size_t page_size = getpagesize(), i;
+	char *mem;
+	int fd;
+
+	before = direct_map_bytes();
+	if (before < 0)
+		SKIP(return, "no %s (CONFIG_PTDUMP_DEBUGFS, x86)", PTDUMP);
+
+	fd = vm_create_guest_memfd(self->vm, DIRECT_MAP_SIZE,
+				   GMEM_SHARED | GUEST_MEMFD_FLAG_NO_DIRECT_MAP);
+	TEST_ASSERT(!fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, DIRECT_MAP_SIZE / 2),
+		    "fallocate() failed, errno %d", errno);
+	mem = kvm_mmap(DIRECT_MAP_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
+	for (i = DIRECT_MAP_SIZE / 2; i < DIRECT_MAP_SIZE; i += page_size)
+		mem[i] = 1;
+
+	during = direct_map_bytes();
+	kvm_munmap(mem, DIRECT_MAP_SIZE);
+	close(fd);
+	after = direct_map_bytes();
+
+	TH_LOG("Direct map: %ld kB, %ld kB with %d MiB allocated, %ld kB after close",
+	       before >> 10, during >> 10, DIRECT_MAP_SIZE >> 20, after >> 10);
+	TEST_ASSERT(during <= before - DIRECT_MAP_SIZE + DIRECT_MAP_SLACK,
+		    "Only %ld of %d kB left the direct map", (before - during) >> 10,
+		    DIRECT_MAP_SIZE >> 10);
+	TEST_ASSERT(after >= before - DIRECT_MAP_SLACK,
+		    "%ld kB are still out of the direct map after close",
+		    (before - after) >> 10);
 }
 
 TEST_HARNESS_MAIN
