@@ -4,12 +4,13 @@
 CI := ci
 
 .PHONY: all help deps base patches check sync checkpatch apply-check build arm64 selftests \
-	boot kunit dmesg summary bisect refresh clean
+	boot kunit dmesg summary bisect refresh clean \
+	mails apply apply-conflict check-mails other-base
 
 all: deps base patches ## install what is missing, then regenerate patches/ (the default)
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  \1\t/' | expand -t 16
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## /  \1\t/' | expand -t 18
 
 deps: ## install packages, the pinned base tarball, Rust std sources, bindgen, virtme-ng, b4
 	@$(CI)/install-deps.sh
@@ -20,8 +21,17 @@ base: ## make the base a git repository (cache) and check out build/linux
 patches: ## regenerate patches/ from series.txt, the sources and cover-letter.md
 	@$(CI)/gen-patches.sh patches
 
-check: ## prove the series: all stages below, then "N passed, N failed, N skipped"
+check: ## prove the series: all stages below, then "N passed, N failed, N skipped"; BASE=/path: on that git tree
 	@$(CI)/check.sh
+
+mails: ## the mails b4 send would send, in build/mails (AUTHOR="Name <mail>", SIGNOFF=); see README
+	@$(CI)/make-mails.sh
+
+apply: ## report per patch how patches/ applies to BASE=/path/to/linux [BASE_REF=rev] [KEEP_GOING=1]
+	@$(CI)/apply-to.sh
+
+other-base: ## fetch Debian's PKG=linux-source-7.2 (sid) or linux-source-7.3 (experimental) as a git tree
+	@$(CI)/fetch-other-base.sh $(PKG)
 
 sync: ## stage: patches/ equals what the sources generate
 	@$(CI)/check-sync.sh
@@ -31,6 +41,12 @@ checkpatch: ## stage: checkpatch.pl --strict on every patch
 
 apply-check: ## stage: git am of patches/ onto a fresh base checkout
 	@$(CI)/apply-check.sh
+
+apply-conflict: ## stage: make apply on a conflicting tree reports it and leaves the tree alone
+	@$(CI)/apply-conflict-check.sh
+
+check-mails: ## stage: make mails with a test identity; sign-offs, To/Cc per get_maintainer
+	@$(CI)/check-mails.sh
 
 build: ## stage: configure (ci/kernel.config) and build the kernel in build/kernel
 	@$(CI)/build-kernel.sh

@@ -31,9 +31,17 @@ stage() {
 
 stage deps blocking "$REPO_DIR/ci/install-deps.sh"
 stage base blocking "$REPO_DIR/ci/prepare-base.sh"
-stage sync independent "$REPO_DIR/ci/check-sync.sh"
-stage checkpatch independent "$REPO_DIR/ci/checkpatch.sh"
-stage apply independent "$REPO_DIR/ci/apply-check.sh"
+if [ -n "${BASE:-}" ]; then
+	# Another tree (BASE=): the series is what patches/ applies to it.
+	stage series blocking "$REPO_DIR/ci/apply-series.sh"
+	stage checkpatch independent "$REPO_DIR/ci/checkpatch.sh"
+else
+	stage sync independent "$REPO_DIR/ci/check-sync.sh"
+	stage checkpatch independent "$REPO_DIR/ci/checkpatch.sh"
+	stage apply independent "$REPO_DIR/ci/apply-check.sh"
+	stage apply-conflict independent "$REPO_DIR/ci/apply-conflict-check.sh"
+	stage mails independent "$REPO_DIR/ci/check-mails.sh"
+fi
 stage build blocking "$REPO_DIR/ci/build-kernel.sh"
 stage arm64 independent "$REPO_DIR/ci/build-arm64.sh"
 stage selftests blocking "$REPO_DIR/ci/build-selftests.sh"

@@ -31,9 +31,7 @@ quietly() {
 add_apt_suites() {
 	[ -f "$APT_LIST" ] && return 0
 	local uri
-	uri=$(awk '/^URIs:/ { u = $2 } /^Suites:/ && / bookworm( |$)/ { print u; exit }' \
-		/etc/apt/sources.list.d/debian.sources)
-	[ -n "$uri" ] || die "no bookworm mirror found in /etc/apt/sources.list.d/debian.sources"
+	uri=$(debian_mirror)
 	say "adding $BASE_SUITE and $QEMU_SUITE from $uri"
 	cat >"$APT_LIST" <<-SRC
 		Types: deb
@@ -140,8 +138,9 @@ install_bindgen() {
 }
 
 install_venv() {
-	local want=("virtme-ng==$VIRTME_NG_VERSION" "b4==$B4_VERSION" "libclang==$LIBCLANG_WHEEL_VERSION")
-	local stamp=$VENV/.ndm-${VIRTME_NG_VERSION}-${B4_VERSION}-${LIBCLANG_WHEEL_VERSION}
+	local want=("virtme-ng==$VIRTME_NG_VERSION" "b4==$B4_VERSION" "libclang==$LIBCLANG_WHEEL_VERSION"
+		"ply==$PLY_VERSION" "GitPython==$GITPYTHON_VERSION")
+	local stamp=$VENV/.ndm-$(echo "${want[@]}" | md5sum | cut -c1-12)
 	[ -f "$stamp" ] && return 0
 	say "python venv with ${want[*]}"
 	mkdir -p "$TOOLS"

@@ -21,7 +21,15 @@ export CARGO_BIN=$TOOLS/cargo/bin
 export CCACHE_DIR=$NDM_CACHE/ccache
 
 # Inside the clone, ignored by git.
-export BUILD=${BUILD:-$REPO_DIR/build}
+# With BASE=/path/to/linux (`make check BASE=`), the series is proven on that git tree
+# instead of the pinned base, in a build directory of its own.
+if [ -n "${BASE:-}" ]; then
+	BASE=$(cd "$BASE" && pwd)
+	export BASE
+	export BUILD=${BUILD:-$REPO_DIR/build/on-$(echo "$BASE ${BASE_REF:-HEAD}" | md5sum | cut -c1-8)}
+else
+	export BUILD=${BUILD:-$REPO_DIR/build}
+fi
 export LOGS=$BUILD/logs
 export TREE=$BUILD/linux
 export KOUT=$BUILD/kernel
@@ -80,6 +88,47 @@ series_mails() {
 	done
 }
 
+# am_report DIR PATCH...: git am -3 each patch onto the work tree DIR, one line per
+# patch: "applied", "applied with 3-way merge" or "CONFLICT" with the files that do
+# not apply. Stops at the first patch that does not apply (DIR is left at the last
+# one that did) and returns 1; with KEEP_GOING=1 skips it, goes on, and returns 1
+# at the end.
+am_report() {
+	local dir=$1 p n=0 total out files name failed=0
+	shift
+	total=$#
+	for p in "$@"; do
+		n=$((n + 1))
+		name=$(basename "$p" .patch)
+		if out=$(git -C "$dir" -c user.name="${GIT_AUTHOR_NAME:-ndm apply}" \
+			-c user.email="${GIT_AUTHOR_EMAIL:-apply@invalid}" am -3 "$p" 2>&1); then
+			if grep -q "Falling back to patching base and 3-way merge" <<<"$out"; then
+				echo "  [$n/$total] applied with 3-way merge: $name"
+			else
+				echo "  [$n/$total] applied: $name"
+			fi
+			continue
+		fi
+		# The conflicts of the 3-way merge; without the blobs for one (a tree of
+		# other history), the files whose hunks do not apply.
+		files=$(git -C "$dir" diff --name-only --diff-filter=U)
+		[ -n "$files" ] || files=$(git -C "$dir" apply --check "$p" 2>&1 | sed -n \
+			-e 's/^error: \(.*\): patch does not apply$/\1/p' \
+			-e 's/^error: \(.*\): does not exist in index$/\1/p' \
+			-e 's/^error: \(.*\): already exists in working directory$/\1/p' | sort -u)
+		echo "  [$n/$total] CONFLICT: $name"
+		echo "        in: $(echo ${files:-"(git am: $(tail -1 <<<"$out"))"})"
+		failed=1
+		if [ "${KEEP_GOING:-0}" = 1 ]; then
+			git -C "$dir" am --skip >/dev/null 2>&1 || true
+			continue
+		fi
+		git -C "$dir" am --abort >/dev/null 2>&1 || true
+		return 1
+	done
+	return "$failed"
+}
+
 die() {
 	echo "error: $*" >&2
 	exit 1
@@ -91,4 +140,14 @@ export RESULTS=$BUILD/results.tsv
 record() {
 	mkdir -p "$BUILD"
 	printf '%s\t%s\n' "$1" "$2" >>"$RESULTS"
+}
+
+# The Debian mirror this machine already uses for bookworm: every suite the pipeline
+# adds comes from it, so the repository names no host of its own.
+debian_mirror() {
+	local uri
+	uri=$(awk '/^URIs:/ { u = $2 } /^Suites:/ && / bookworm( |$)/ { print u; exit }' \
+		/etc/apt/sources.list.d/debian.sources)
+	[ -n "$uri" ] || die "no bookworm mirror found in /etc/apt/sources.list.d/debian.sources"
+	echo "$uri"
 }

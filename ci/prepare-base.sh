@@ -23,6 +23,23 @@ make_base_repo() {
 	mv "$tmp" "$BASE_GIT"
 }
 
+# BASE=/path/to/linux: that git tree at BASE_REF (default HEAD) is the base instead.
+if [ -n "${BASE:-}" ]; then
+	commit=$(git -C "$BASE" rev-parse --verify -q "${BASE_REF:-HEAD}^{commit}") ||
+		die "$BASE is not a git tree with a commit ${BASE_REF:-HEAD}"
+	if [ ! -d "$TREE/.git" ]; then
+		echo "prepare-base: work tree $TREE of $BASE"
+		mkdir -p "$BUILD"
+		git -c init.defaultBranch=master clone -q --shared --no-checkout "$BASE" "$TREE"
+		git -C "$TREE" config gc.auto 0
+	fi
+	git -C "$TREE" fetch -q "$BASE" "$commit"
+	git -C "$TREE" tag -f base "$commit" >/dev/null
+	git -C "$TREE" checkout -q --detach base
+	echo "prepare-base: base is $BASE at $(git -C "$TREE" log -1 --format='%h %s' base)"
+	exit 0
+fi
+
 [ -d "$BASE_GIT/.git" ] || make_base_repo
 
 if [ ! -d "$TREE/.git" ]; then
