@@ -26,6 +26,12 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 
+#ifdef __x86_64__
+#include <asm/kvm_para.h>
+#include <asm/pvclock.h>
+#include <asm/pvclock-abi.h>
+#endif
+
 #include "kvm_test_harness.h"
 #include "kvm_util.h"
 #include "test_util.h"
@@ -540,5 +546,103 @@ TEST_F_TIMEOUT(cycles, direct_map_removed_and_restored, 300)
 		    "%ld kB are still out of the direct map after close",
 		    (before - after) >> 10);
 }
+
+#ifdef __x86_64__
+#include "processor.h"
+
+/*
+ * kvm-clock on memory of each kind: KVM writes the pvclock into guest memory
+ * on every clock update. Without a direct map its pfn cache cannot map the
+ * page, and KVM writes through the VMM's mapping instead.
+ */
+static struct pvclock_vcpu_time_info pvti __aligned(64);
+
+static u64 guest_read_kvm_clock(void)
+{
+	u32 version;
+	u64 ns;
+
+	do {
+		version = READ_ONCE(pvti.version);
+		/* The version is read before the data it covers... */
+		rmb();
+		ns = __pvclock_read_cycles(&pvti, rdtsc());
+		/* ...and the data before the version is read again. */
+		rmb();
+	} while ((version & 1) || version != READ_ONCE(pvti.version));
+	return ns;
+}
+
+static void guest_kvm_clock(gpa_t pvti_gpa)
+{
+	u64 t1, t2, tsc;
+
+	wrmsr(MSR_KVM_SYSTEM_TIME_NEW, pvti_gpa | KVM_MSR_ENABLED);
+	__GUEST_ASSERT(READ_ONCE(pvti.version) && READ_ONCE(pvti.tsc_to_system_mul),
+		       "KVM did not write kvm-clock: version %u, tsc_to_system_mul %u",
+		       pvti.version, pvti.tsc_to_system_mul);
+
+	t1 = guest_read_kvm_clock();
+	for (tsc = rdtsc(); rdtsc() - tsc < 10000000;)
+		cpu_relax();
+	t2 = guest_read_kvm_clock();
+	__GUEST_ASSERT(t2 > t1, "kvm-clock did not advance: %lu, then %lu", t1, t2);
+	GUEST_DONE();
+}
+
+FIXTURE(kvm_clock) {
+};
+
+FIXTURE_VARIANT(kvm_clock) {
+	enum vm_mem_backing_src_type src_type;
+	u64 flags;
+};
+
+FIXTURE_VARIANT_ADD(kvm_clock, plain) {
+	.src_type = VM_MEM_SRC_GUEST_MEMFD,
+	.flags = GMEM_SHARED,
+};
+
+FIXTURE_VARIANT_ADD(kvm_clock, no_direct_map) {
+	.src_type = VM_MEM_SRC_GUEST_MEMFD_NO_DIRECT_MAP,
+	.flags = GMEM_SHARED | GUEST_MEMFD_FLAG_NO_DIRECT_MAP,
+};
+
+FIXTURE_SETUP(kvm_clock)
+{
+	if (!kvm_has_cap(KVM_CAP_GUEST_MEMFD_FLAGS) ||
+	    (vm_gmem_flags(VM_TYPE_DEFAULT) & variant->flags) != variant->flags)
+		SKIP(return, "guest_memfd flags 0x%lx are not offered", variant->flags);
+}
+
+FIXTURE_TEARDOWN(kvm_clock)
+{
+}
+
+/* The guest, kvm-clock page included, in guest_memfd memory of the variant. */
+TEST_F(kvm_clock, advances)
+{
+	struct vm_shape shape = VM_SHAPE_DEFAULT;
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	struct ucall uc;
+
+	shape.src_type = variant->src_type;
+	vm = __vm_create_shape_with_one_vcpu(shape, &vcpu, 0, guest_kvm_clock);
+	vcpu_args_set(vcpu, 1, addr_gva2gpa(vm, (gva_t)&pvti));
+	vcpu_run(vcpu);
+
+	switch (get_ucall(vcpu, &uc)) {
+	case UCALL_DONE:
+		break;
+	case UCALL_ABORT:
+		REPORT_GUEST_ASSERT(uc);
+		break;
+	default:
+		TEST_FAIL("Unexpected ucall %lu", uc.cmd);
+	}
+	kvm_vm_free(vm);
+}
+#endif /* __x86_64__ */
 
 TEST_HARNESS_MAIN
