@@ -5,7 +5,7 @@ CI := ci
 
 .PHONY: all help deps base patches check sync checkpatch apply-check build arm64 selftests \
 	boot kunit dmesg summary bisect refresh clean \
-	mails apply apply-conflict check-mails other-base
+	mails apply apply-conflict check-mails other-base bench
 
 all: deps base patches ## install what is missing, then regenerate patches/ (the default)
 
@@ -29,6 +29,9 @@ mails: ## the mails b4 send would send, in build/mails (AUTHOR="Name <mail>", SI
 
 apply: ## report per patch how patches/ applies to BASE=/path/to/linux [BASE_REF=rev] [KEEP_GOING=1]
 	@$(CI)/apply-to.sh
+
+bench: all ## boot the series kernel, measure NDM against plain guest_memfd, print the table (REPS=5)
+	@$(CI)/bench.sh
 
 other-base: ## fetch Debian's PKG=linux-source-7.2 (sid) or linux-source-7.3 (experimental) as a git tree
 	@$(CI)/fetch-other-base.sh $(PKG)

@@ -1,0 +1,47 @@
+#!/bin/bash
+# `make bench [REPS=5]`: what GUEST_MEMFD_FLAG_NO_DIRECT_MAP costs against plain
+# guest_memfd. Builds the series kernel (as `make build`) and bench/gmem_ndm_bench.c
+# against the series' KVM selftest library, boots the kernel under virtme-ng (TCG,
+# as `make check`), runs the benchmark there and prints the table
+# (ci/bench-table.py). Reports; passes or fails only on errors, never on numbers.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+out=$BUILD/bench
+bin=$out/bin
+reps=${REPS:-5}
+mkdir -p "$out" "$LOGS"
+rm -rf "$out/guest" "$bin"
+mkdir -p "$out/guest" "$bin"
+
+"$REPO_DIR/ci/build-kernel.sh"
+
+# The benchmark is not part of the series: build it in the series' selftest
+# directory for its library and headers, and take it out again.
+kvm_dir=$TREE/tools/testing/selftests/kvm
+log=$LOGS/bench-build.log
+make -C "$TREE" O="$KOUT" headers >"$log" 2>&1 || die "make headers failed, see $log"
+cp "$REPO_DIR/bench/gmem_ndm_bench.c" "$kvm_dir/"
+trap 'rm -f "$kvm_dir/gmem_ndm_bench.c"' EXIT
+make -C "$kvm_dir" OUTPUT="$bin" KHDR_INCLUDES="-isystem $KOUT/usr/include" \
+	TEST_GEN_PROGS_x86=gmem_ndm_bench TEST_PROGS_x86= -j"$(nproc)" >>"$log" 2>&1 ||
+	die "building the benchmark failed, see $log"
+! grep -q "warning:" "$log" || die "the benchmark build warned, see $log"
+
+cat >"$out/run.sh" <<-RUN
+	#!/bin/bash
+	"$bin/gmem_ndm_bench" $reps >"$out/guest/samples.txt" 2>&1
+	echo \$? >"$out/guest/rc"
+RUN
+chmod +x "$out/run.sh"
+echo "bench: virtme-ng under TCG, $reps repetitions (about $((20 * reps)) s)"
+timeout --kill-after=30 1200 \
+	vng --run "$KOUT/arch/x86/boot/bzImage" --disable-kvm --disable-microvm \
+	--qemu-opts="-cpu max,vendor=AuthenticAMD" \
+	--cpus 2 --memory 4G --user root --rwdir="$out/guest" \
+	--exec "$out/run.sh" </dev/null >"$LOGS/bench-boot.log" 2>&1 || true
+[ "$(cat "$out/guest/rc" 2>/dev/null)" = 0 ] || {
+	tail -20 "$out/guest/samples.txt" >&2 || true
+	die "the benchmark did not finish, see $out/guest/samples.txt and $LOGS/bench-boot.log"
+}
+python3 "$REPO_DIR/ci/bench-table.py" "$out/guest/samples.txt" | tee "$out/table.txt"
