@@ -145,11 +145,12 @@ static void bench_guest(const char *variant, u64 flags, int rep)
 	int fd;
 	u64 t;
 
-	vm = __vm_create_shape_with_one_vcpu(VM_SHAPE_DEFAULT, &vcpu, extra_pages,
-					     guest_touch);
+	/* The vCPU after the guest_memfd: no SVM/VMX next to NO_DIRECT_MAP. */
+	vm = __vm_create(VM_SHAPE_DEFAULT, 1, extra_pages);
 	fd = gmem(vm, flags);
 	vm_set_user_memory_region2(vm, GUEST_SLOT, KVM_MEM_GUEST_MEMFD, GUEST_GPA, SIZE,
 				   NULL, fd, 0);
+	vcpu = vm_vcpu_add(vm, 0, guest_touch);
 	virt_map(vm, GUEST_GPA, GUEST_GPA, SIZE / vm->page_size);
 	vcpu_args_set(vcpu, 2, GUEST_GPA, SIZE);
 

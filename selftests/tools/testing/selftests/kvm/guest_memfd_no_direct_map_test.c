@@ -643,6 +643,52 @@ TEST_F(kvm_clock, advances)
 	}
 	kvm_vm_free(vm);
 }
+
+/*
+ * Nested virtualization and guest_memfd without a direct map exclude each
+ * other, whichever the VM asks for first: SVM or VMX in a vCPU's CPUID after
+ * such a guest_memfd fails with EBUSY, such a guest_memfd after SVM or VMX in
+ * a vCPU's CPUID with EINVAL (the flag is no longer offered).
+ */
+TEST(nested_refused)
+{
+	const struct kvm_x86_cpu_feature nested =
+		kvm_cpu_has(X86_FEATURE_SVM) ? X86_FEATURE_SVM : X86_FEATURE_VMX;
+	const u64 ndm = GUEST_MEMFD_FLAG_NO_DIRECT_MAP;
+	struct kvm_cpuid_entry2 *entry;
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	int fd, ret;
+
+	if (!default_vm_has_ndm())
+		SKIP(return, "GUEST_MEMFD_FLAG_NO_DIRECT_MAP is not offered");
+	if (!kvm_cpu_has(nested))
+		SKIP(return, "KVM offers neither SVM nor VMX to guests");
+
+	/* guest_memfd without a direct map first: no SVM/VMX afterwards. */
+	vm = __vm_create(VM_SHAPE_DEFAULT, 1, 0);
+	fd = vm_create_guest_memfd(vm, getpagesize(), ndm);
+	vcpu = vm_vcpu_add(vm, 0, NULL);
+	entry = __vcpu_get_cpuid_entry(vcpu, nested.function, nested.index);
+	(&entry->eax)[nested.reg] |= BIT(nested.bit);
+	ret = __vcpu_set_cpuid(vcpu);
+	TEST_ASSERT(ret < 0 && errno == EBUSY,
+		    "KVM_SET_CPUID2 with SVM/VMX next to NO_DIRECT_MAP should fail with EBUSY, returned %d (errno %d)",
+		    ret, errno);
+	close(fd);
+	kvm_vm_free(vm);
+
+	/* SVM/VMX first: the flag is no longer offered, nor accepted. */
+	vm = vm_create_with_one_vcpu(&vcpu, NULL);
+	TEST_ASSERT(vcpu_cpuid_has(vcpu, nested), "The vCPU should have SVM/VMX");
+	TEST_ASSERT(!(vm_check_cap(vm, KVM_CAP_GUEST_MEMFD_FLAGS) & ndm),
+		    "NO_DIRECT_MAP should not be offered once a vCPU has SVM/VMX");
+	fd = __vm_create_guest_memfd(vm, getpagesize(), ndm);
+	TEST_ASSERT(fd < 0 && errno == EINVAL,
+		    "NO_DIRECT_MAP next to SVM/VMX should fail with EINVAL, returned %d (errno %d)",
+		    fd, errno);
+	kvm_vm_free(vm);
+}
 #endif /* __x86_64__ */
 
 TEST_HARNESS_MAIN
