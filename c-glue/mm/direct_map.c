@@ -10,6 +10,7 @@
  * flush_tlb_kernel_range() interfaces.
  */
 
+#include <kunit/static_stub.h>
 #include <linux/export.h>
 #include <linux/highmem.h>
 #include <linux/minmax.h>
@@ -57,6 +58,9 @@ int folios_zap_direct_map(struct folio **folios, unsigned int nr)
 	unsigned long start = ULONG_MAX, end = 0;
 	unsigned int i;
 	int err;
+
+	/* Lets KUnit tests of callers make the removal fail. */
+	KUNIT_STATIC_STUB_REDIRECT(folios_zap_direct_map, folios, nr);
 
 	if (!can_set_direct_map())
 		return -EOPNOTSUPP;

@@ -261,6 +261,7 @@ pub unsafe extern "C" fn kvm_gmem_ndm_fill(
 #[kunit_tests(kvm_gmem_no_direct_map)]
 mod tests {
     use super::*;
+    use kernel::ffi::{c_int, c_void};
 
     /// A folio allocated without a guest_memfd, for the tests.
     fn test_folio() -> Result<NewFolio> {
@@ -390,6 +391,63 @@ mod tests {
         assert!(readable(raw));
         // SAFETY: Drops the reference the insertion returned.
         unsafe { bindings::folio_put(inserted) };
+        Ok(())
+    }
+
+    /// Stands in for `folios_zap_direct_map()`: the removal fails as when splitting the direct
+    /// map finds no memory.
+    ///
+    /// # Safety
+    ///
+    /// Has the signature of `folios_zap_direct_map()`; touches none of its arguments.
+    unsafe extern "C" fn zap_fails(_folios: *mut *mut bindings::folio, _nr: u32) -> c_int {
+        ENOMEM.to_errno()
+    }
+
+    /// Makes `folios_zap_direct_map()` fail for the rest of the current test, or, with
+    /// `fail == false`, work again.
+    fn make_removal_fail(fail: bool) {
+        let real = bindings::folios_zap_direct_map as *const c_void;
+        let stub = if fail {
+            zap_fails as *const c_void
+        } else {
+            core::ptr::null()
+        };
+        // SAFETY: We run in a KUnit test, so there is a current test. The stub has the real
+        // function's signature, and KUnit removes it when the test ends at the latest.
+        unsafe {
+            bindings::__kunit_activate_static_stub(
+                bindings::kunit_get_current_test(),
+                real.cast_mut(),
+                stub.cast_mut(),
+            )
+        };
+    }
+
+    #[test]
+    fn failed_removal_leaves_nothing_behind() -> Result {
+        let file = TestFile::new()?;
+        let inode = file.inode();
+
+        make_removal_fail(true);
+        // Neither a single folio nor a batch enters the page cache; each reports the error.
+        assert!(get_folio(&inode, 0).err() == Some(ENOMEM));
+        assert!(fill(&inode, 0, 4).err() == Some(ENOMEM));
+        for index in 0..4 {
+            assert!(inode.lookup(index).err() == Some(ENOENT));
+        }
+
+        // Nothing was left half done: once removal works, so does the file.
+        make_removal_fail(false);
+        let folio = get_folio(&inode, 0)?;
+        assert!(!readable(folio));
+        // SAFETY: get_folio() returned the folio locked and with a reference.
+        unsafe {
+            bindings::folio_unlock(folio);
+            bindings::folio_put(folio);
+        }
+        // SAFETY: The mapping is live.
+        unsafe { bindings::truncate_inode_pages(file.mapping(), 0) };
         Ok(())
     }
 
