@@ -45,18 +45,11 @@ if [ ! -d "$repo/.git" ]; then
 	(cd "$apt_dir/archives" && apt-get "${apt_opts[@]}" -qq download "$name=$version" >&2) ||
 		die "download of $name=$version failed"
 	deb=$(ls "$apt_dir"/archives/"${name}_${version//:/%3a}"_*.deb)
-	tmp=$repo.tmp
-	rm -rf "$tmp" "$tmp.deb"
-	mkdir -p "$tmp" "$tmp.deb"
-	dpkg-deb -x "$deb" "$tmp.deb"
-	tar -xf "$tmp.deb/usr/src/$name.tar.xz" -C "$tmp" --strip-components=1
-	rm -rf "$tmp.deb"
-	git -C "$tmp" init -q -b base-branch
-	git -C "$tmp" config gc.auto 0
-	git -C "$tmp" add -A -f
-	git_fixed -C "$tmp" commit -q -m "Linux $version ($name)"
-	git -C "$tmp" tag base
-	mv "$tmp" "$repo"
-	rm -f "$deb"
+	unpacked=$repo.deb
+	rm -rf "$unpacked"
+	mkdir -p "$unpacked" "$(dirname "$repo")"
+	dpkg-deb -x "$deb" "$unpacked"
+	git_repo_from_tarball "$unpacked/usr/src/$name.tar.xz" "$repo" "Linux $version ($name)"
+	rm -rf "$unpacked" "$deb"
 fi
 echo "$repo"

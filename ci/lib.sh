@@ -44,6 +44,22 @@ libclang_path() {
 	"$VENV/bin/python3" -c 'import clang, os; print(os.path.join(os.path.dirname(clang.__file__), "native"))'
 }
 
+# git_repo_from_tarball TARBALL DIR MESSAGE: DIR becomes a git repository holding the
+# kernel tarball as one reproducible commit, tagged "base" (built aside, then moved).
+git_repo_from_tarball() {
+	local tarball=$1 dir=$2 message=$3 tmp=$2.tmp
+	rm -rf "$tmp"
+	mkdir -p "$tmp"
+	tar -xf "$tarball" -C "$tmp" --strip-components=1
+	git -C "$tmp" init -q -b base-branch
+	git -C "$tmp" config gc.auto 0
+	# -f: the tarball is the base as shipped, including files the kernel's .gitignore names.
+	git -C "$tmp" add -A -f
+	git_fixed -C "$tmp" commit -q -m "$message"
+	git -C "$tmp" tag base
+	mv "$tmp" "$dir"
+}
+
 # git with the fixed identity and date of ci/versions.env, for reproducible commits.
 git_fixed() {
 	GIT_AUTHOR_NAME=$FIXED_NAME GIT_AUTHOR_EMAIL=$FIXED_EMAIL GIT_AUTHOR_DATE=$FIXED_DATE \

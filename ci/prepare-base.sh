@@ -9,18 +9,8 @@ tarball=$NDM_CACHE/base-$BASE_VERSION/$BASE_TARBALL
 [ -f "$tarball" ] || die "$tarball is missing: run ci/install-deps.sh"
 
 make_base_repo() {
-	local tmp=$BASE_GIT.tmp
 	echo "prepare-base: extracting $BASE_PACKAGE $BASE_VERSION into $BASE_GIT"
-	rm -rf "$tmp"
-	mkdir -p "$tmp"
-	tar -xf "$tarball" -C "$tmp" --strip-components=1
-	git -C "$tmp" init -q -b base-branch
-	git -C "$tmp" config gc.auto 0
-	# -f: the tarball is the base as shipped, including files the kernel's .gitignore names.
-	git -C "$tmp" add -A -f
-	git_fixed -C "$tmp" commit -q -m "Linux $BASE_VERSION ($BASE_PACKAGE)"
-	git -C "$tmp" tag base
-	mv "$tmp" "$BASE_GIT"
+	git_repo_from_tarball "$tarball" "$BASE_GIT" "Linux $BASE_VERSION ($BASE_PACKAGE)"
 }
 
 # BASE=/path/to/linux: that git tree at BASE_REF (default HEAD) is the base instead.
