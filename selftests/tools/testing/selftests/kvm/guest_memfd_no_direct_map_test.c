@@ -55,6 +55,23 @@ static bool default_vm_has_ndm(void)
 	       (GMEM_SHARED | GUEST_MEMFD_FLAG_NO_DIRECT_MAP);
 }
 
+/* Runs the vCPU until the guest is done; fails on a guest assertion. */
+static void run_guest_to_done(struct kvm_vcpu *vcpu)
+{
+	struct ucall uc;
+
+	vcpu_run(vcpu);
+	switch (get_ucall(vcpu, &uc)) {
+	case UCALL_DONE:
+		break;
+	case UCALL_ABORT:
+		REPORT_GUEST_ASSERT(uc);
+		break;
+	default:
+		TEST_FAIL("Unexpected ucall %lu", uc.cmd);
+	}
+}
+
 /* Guest data, in memslot 0 with the guest's code, stack and page tables. */
 static u64 guest_word;
 #define HOST_WORD	0x1122334455667788ull
@@ -82,7 +99,6 @@ TEST(guest_runs_from_no_direct_map)
 	struct iovec local, remote;
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
-	struct ucall uc;
 	u64 word;
 
 	if (!default_vm_has_ndm())
@@ -103,17 +119,7 @@ TEST(guest_runs_from_no_direct_map)
 
 	guest_word = HOST_WORD;
 	sync_global_to_guest(vm, guest_word);
-	vcpu_run(vcpu);
-
-	switch (get_ucall(vcpu, &uc)) {
-	case UCALL_DONE:
-		break;
-	case UCALL_ABORT:
-		REPORT_GUEST_ASSERT(uc);
-		break;
-	default:
-		TEST_FAIL("Unexpected ucall %lu", uc.cmd);
-	}
+	run_guest_to_done(vcpu);
 
 	sync_global_from_guest(vm, guest_word);
 	TEST_ASSERT(guest_word == GUEST_WORD,
@@ -625,22 +631,11 @@ TEST_F(kvm_clock, advances)
 	struct vm_shape shape = VM_SHAPE_DEFAULT;
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
-	struct ucall uc;
 
 	shape.src_type = variant->src_type;
 	vm = __vm_create_shape_with_one_vcpu(shape, &vcpu, 0, guest_kvm_clock);
 	vcpu_args_set(vcpu, 1, addr_gva2gpa(vm, (gva_t)&pvti));
-	vcpu_run(vcpu);
-
-	switch (get_ucall(vcpu, &uc)) {
-	case UCALL_DONE:
-		break;
-	case UCALL_ABORT:
-		REPORT_GUEST_ASSERT(uc);
-		break;
-	default:
-		TEST_FAIL("Unexpected ucall %lu", uc.cmd);
-	}
+	run_guest_to_done(vcpu);
 	kvm_vm_free(vm);
 }
 
@@ -655,7 +650,6 @@ TEST(nested_refused)
 	const struct kvm_x86_cpu_feature nested =
 		kvm_cpu_has(X86_FEATURE_SVM) ? X86_FEATURE_SVM : X86_FEATURE_VMX;
 	const u64 ndm = GUEST_MEMFD_FLAG_NO_DIRECT_MAP;
-	struct kvm_cpuid_entry2 *entry;
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
 	int fd, ret;
@@ -669,8 +663,7 @@ TEST(nested_refused)
 	vm = __vm_create(VM_SHAPE_DEFAULT, 1, 0);
 	fd = vm_create_guest_memfd(vm, getpagesize(), ndm);
 	vcpu = vm_vcpu_add(vm, 0, NULL);
-	entry = __vcpu_get_cpuid_entry(vcpu, nested.function, nested.index);
-	(&entry->eax)[nested.reg] |= BIT(nested.bit);
+	cpuid_set_or_clear_feature(vcpu->cpuid, nested, true);
 	ret = __vcpu_set_cpuid(vcpu);
 	TEST_ASSERT(ret < 0 && errno == EBUSY,
 		    "KVM_SET_CPUID2 with SVM/VMX next to NO_DIRECT_MAP should fail with EBUSY, returned %d (errno %d)",
