@@ -16,7 +16,8 @@
  *   call_ipis_fault          the same while faulting SIZE in from userspace
  * Kernel TLB flushes reach the other CPUs as function-call IPIs
  * (flush_tlb_kernel_range() -> on_each_cpu()): fallocate() removes folios in
- * batches with one flush each, a fault one folio with one flush.
+ * batches of 32 folios with one flush each, a fault the missing folios of
+ * the 16-folio window around it with one flush.
  */
 #include <errno.h>
 #include <fcntl.h>

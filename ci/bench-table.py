@@ -16,8 +16,8 @@ TITLES = [
     ("fallocate_ms", "fallocate of 256 MiB (ms)", 1.2),
     ("punch_hole_ms", "punch hole over 256 MiB (ms)", 1.2),
     ("guest_touch_ns_per_page", "guest first touch, 256 MiB slot (ns/page)", 1.3),
-    ("call_ipis_fallocate", "function-call IPIs, fallocate 256 MiB (batched)", None),
-    ("call_ipis_fault", "function-call IPIs, faulting 256 MiB in (one per folio)", None),
+    ("call_ipis_fallocate", "function-call IPIs, fallocate 256 MiB (batches of 32)", None),
+    ("call_ipis_fault", "function-call IPIs, faulting 256 MiB in (windows of 16)", None),
 ]
 
 

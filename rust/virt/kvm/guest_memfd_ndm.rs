@@ -11,9 +11,11 @@
 //! cleared, and clearing writes through the direct map. So every folio is created here in this
 //! order: allocate, clear, mark up to date, remove from the direct map, insert.
 //!
-//! Removing a folio from the direct map costs a kernel TLB flush. Filling a range (fallocate())
-//! removes a batch of [`FILL_BATCH`] folios with one flush, then inserts them one by one: each
-//! insertion either succeeds or leaves its folio restored by mm, so a batch needs no undo.
+//! Removing a folio from the direct map costs a kernel TLB flush, so folios are removed in
+//! batches with one flush each, then inserted one by one: each insertion either succeeds or leaves
+//! its folio restored by mm, so a batch needs no undo. Filling a range (fallocate()) goes in
+//! batches of [`FILL_BATCH`] folios; a fault (from userspace or from KVM) creates the missing
+//! folios of the [`FAULT_AROUND`] window around it as one batch.
 //!
 //! There is no per-folio state: the mapping flag says it all. The C side is in `guest_memfd.c`
 //! (`kvm_gmem_get_folio()` and fallocate call in here); the entry points are at the end of this
@@ -34,6 +36,12 @@ type PageIndex = kernel::ffi::c_ulong;
 /// 32 folios are 128 KiB with 4 KiB pages: large enough that the flush is paid once per many
 /// folios, small enough that a batch allocated but not yet inserted stays modest.
 const FILL_BATCH: usize = 32;
+
+/// Folios created together on a fault: the aligned window of this many indices around it.
+///
+/// Must not exceed [`FILL_BATCH`]: a window is created as one batch.
+const FAULT_AROUND: PageIndex = 16;
+const _: () = assert!(FAULT_AROUND <= FILL_BATCH);
 
 /// Number of batches removed from the direct map, i.e. of kernel TLB flushes issued here.
 static ZAP_BATCHES: AtomicUsize = AtomicUsize::new(0);
@@ -56,6 +64,13 @@ impl GmemInode {
     fn gfp(&self) -> bindings::gfp_t {
         // SAFETY: The mapping of a live inode is valid.
         unsafe { bindings::mapping_gfp_mask(self.mapping()) }
+    }
+
+    /// The size of the file in pages (rounded down).
+    fn size_in_pages(&self) -> PageIndex {
+        // SAFETY: By the type invariants `self.0` is a live inode.
+        let size = unsafe { bindings::i_size_read(self.0.as_ptr()) };
+        PageIndex::try_from(size >> kernel::page::PAGE_SHIFT).unwrap_or(0)
     }
 
     /// Returns the folio at `index` locked, with a reference, or `ENOENT`.
@@ -140,33 +155,57 @@ fn zap_direct_map(folios: &mut [NewFolio]) -> Result {
 }
 
 /// Returns the folio at `index`, creating it out of the direct map if it does not exist.
+///
+/// The missing folios of the [`FAULT_AROUND`] window holding `index` are created with it, with
+/// one TLB flush. Should that fail (no memory for a neighbour, or for splitting the direct map
+/// around one), `index` is tried alone, so that only its own failure is reported.
 fn get_folio(inode: &GmemInode, index: PageIndex) -> Result<*mut bindings::folio> {
+    let alone = (index, index.saturating_add(1));
+    let mut range = fault_around_window(index, inode.size_in_pages());
     loop {
-        let mut new = [NewFolio::alloc(inode, index)?];
-        zap_direct_map(&mut new)?;
-        let [new] = new;
-        match new.insert(inode, index) {
-            Ok(folio) => return Ok(folio),
-            // Lost a race with another creator: use the winner's folio, unless it is already
-            // gone again, then start over.
-            Err(e) if e == EEXIST => match inode.lookup(index) {
+        let created = match create(inode, range.0, range.1, Some(index)) {
+            Err(_) if range != alone => {
+                range = alone;
+                continue;
+            }
+            created => created?,
+        };
+        match created {
+            Some(folio) => return Ok(folio),
+            // It existed, or someone else created it meanwhile: use that folio, unless it is
+            // already gone again, then start over.
+            None => match inode.lookup(index) {
                 Err(e) if e == ENOENT => continue,
                 found => return found,
             },
-            Err(e) => return Err(e),
         }
     }
 }
 
-/// Creates the missing folios of at most [`FILL_BATCH`] indices from `start` on, below `end`.
+/// The indices created together on a fault at `index`: the [`FAULT_AROUND`]-aligned window
+/// holding `index`, cut at `size`, the file's size in pages (but never leaving `index` out).
+fn fault_around_window(index: PageIndex, size: PageIndex) -> (PageIndex, PageIndex) {
+    let start = index - index % FAULT_AROUND;
+    let end = size.min(start.saturating_add(FAULT_AROUND));
+    (start, end.max(index.saturating_add(1)))
+}
+
+/// Creates the missing folios of indices `start..end`, at most [`FILL_BATCH`] of them, with one
+/// TLB flush.
 ///
-/// Returns the index after the last one handled.
-fn fill(inode: &GmemInode, start: PageIndex, end: PageIndex) -> Result<PageIndex> {
-    let stop = end.min(start.saturating_add(FILL_BATCH));
+/// If the folio of index `keep` is created here, it is returned locked and with a reference;
+/// `None` means that it existed, that someone else created it meanwhile, or that no `keep` was
+/// given. An error is the first one met; folios inserted before it stay in the page cache.
+fn create(
+    inode: &GmemInode,
+    start: PageIndex,
+    end: PageIndex,
+    keep: Option<PageIndex>,
+) -> Result<Option<*mut bindings::folio>> {
     let mut folios = KVec::with_capacity(FILL_BATCH, GFP_KERNEL)?;
     let mut indices = KVec::with_capacity(FILL_BATCH, GFP_KERNEL)?;
 
-    for index in start..stop {
+    for index in start..batch_end(start, end) {
         match inode.lookup(index) {
             Ok(folio) => {
                 // SAFETY: `lookup` returned the folio locked and with a reference.
@@ -187,9 +226,11 @@ fn fill(inode: &GmemInode, start: PageIndex, end: PageIndex) -> Result<PageIndex
 
     // Every removed folio is handed to filemap_add_folio() exactly once, which restores it if it
     // does not make it into the page cache: keep going after a failure, report the first one.
-    let mut result = Ok(stop);
+    let mut kept = None;
+    let mut result = Ok(());
     for (folio, index) in folios.into_iter().zip(indices) {
         match folio.insert(inode, index) {
+            Ok(folio) if Some(index) == keep => kept = Some(folio),
             Ok(folio) => {
                 // SAFETY: The inserted folio is locked and we hold a reference; the page cache
                 // holds its own.
@@ -198,7 +239,7 @@ fn fill(inode: &GmemInode, start: PageIndex, end: PageIndex) -> Result<PageIndex
                     bindings::folio_put(folio);
                 }
             }
-            // Created meanwhile by a fault: nothing to do.
+            // Created meanwhile by someone else: nothing to do.
             Err(e) if e == EEXIST => {}
             Err(e) => {
                 if result.is_ok() {
@@ -207,7 +248,24 @@ fn fill(inode: &GmemInode, start: PageIndex, end: PageIndex) -> Result<PageIndex
             }
         }
     }
-    result
+    match (result, kept) {
+        // The folio asked for is in: a neighbour's failure is not the caller's.
+        (_, Some(folio)) => Ok(Some(folio)),
+        (result, None) => result.map(|()| None),
+    }
+}
+
+/// The end of the batch that starts at `start`, for a range ending at `end`.
+fn batch_end(start: PageIndex, end: PageIndex) -> PageIndex {
+    end.min(start.saturating_add(FILL_BATCH))
+}
+
+/// Creates the missing folios of at most [`FILL_BATCH`] indices from `start` on, below `end`.
+///
+/// Returns the index after the last one handled.
+fn fill(inode: &GmemInode, start: PageIndex, end: PageIndex) -> Result<PageIndex> {
+    create(inode, start, end, None)?;
+    Ok(batch_end(start, end))
 }
 
 /// Returns the folio at `index` of a guest_memfd without a direct map, locked and with a
@@ -262,6 +320,38 @@ pub unsafe extern "C" fn kvm_gmem_ndm_fill(
 mod tests {
     use super::*;
     use kernel::ffi::{c_int, c_void};
+
+    /// Redirects calls of the C function `real` (which must call `KUNIT_STATIC_STUB_REDIRECT()`)
+    /// to `stub` for the rest of the current test; a null `stub` ends the redirection.
+    ///
+    /// # Safety
+    ///
+    /// `stub` is null or a function with the signature of `real`.
+    unsafe fn redirect(real: *const c_void, stub: *const c_void) {
+        // SAFETY: We run in a KUnit test, so there is a current test. The caller guarantees the
+        // signature; KUnit ends the redirection when the test ends at the latest.
+        unsafe {
+            bindings::__kunit_activate_static_stub(
+                bindings::kunit_get_current_test(),
+                real.cast_mut(),
+                stub.cast_mut(),
+            )
+        };
+    }
+
+    /// Stands in for `kvm_gmem_alloc_folio()`, which needs a guest_memfd inode for its memory
+    /// policy: allocates a folio as `folio_alloc()` does.
+    ///
+    /// # Safety
+    ///
+    /// Has the signature of `kvm_gmem_alloc_folio()`; touches none of its arguments.
+    unsafe extern "C" fn alloc_without_policy(
+        _inode: *mut bindings::inode,
+        _index: PageIndex,
+    ) -> *mut bindings::folio {
+        // SAFETY: Allocating a folio has no precondition.
+        unsafe { bindings::folio_alloc(bindings::GFP_KERNEL, 0) }
+    }
 
     /// A folio allocated without a guest_memfd, for the tests.
     fn test_folio() -> Result<NewFolio> {
@@ -351,7 +441,23 @@ mod tests {
             let file = TestFile(NonNull::new(file).ok_or(ENOMEM)?);
             // SAFETY: The file is live, and its mapping has no folio yet.
             unsafe { bindings::mapping_set_no_direct_map(file.mapping()) };
+            // The file's folios are allocated without a guest_memfd memory policy.
+            // SAFETY: The stand-in has the signature of `kvm_gmem_alloc_folio()`.
+            unsafe {
+                redirect(
+                    bindings::kvm_gmem_alloc_folio as *const c_void,
+                    alloc_without_policy as *const c_void,
+                )
+            };
             Ok(file)
+        }
+
+        /// Sets the file's size to `pages` pages.
+        fn set_size_in_pages(&self, pages: PageIndex) {
+            let size = i64::try_from(pages << kernel::page::PAGE_SHIFT).unwrap_or(i64::MAX);
+            // SAFETY: The file is live until dropped, and only this test uses it. On 64-bit
+            // i_size_write() is this plain store.
+            unsafe { (*(*self.0.as_ptr()).f_inode).i_size = size };
         }
 
         fn mapping(&self) -> *mut bindings::address_space {
@@ -360,8 +466,9 @@ mod tests {
         }
 
         fn inode(&self) -> GmemInode {
-            // INVARIANT: Only `insert` and `lookup` are used on this inode: they need a live
-            // inode whose mapping has `AS_NO_DIRECT_MAP`, not a guest_memfd one.
+            // INVARIANT: The inode is live and its mapping has `AS_NO_DIRECT_MAP`. It is not a
+            // guest_memfd inode, whose memory policy `kvm_gmem_alloc_folio()` would read: `new`
+            // redirects that function for the test.
             // SAFETY: The file is live until dropped.
             GmemInode(NonNull::new(unsafe { (*self.0.as_ptr()).f_inode }).unwrap())
         }
@@ -407,21 +514,13 @@ mod tests {
     /// Makes `folios_zap_direct_map()` fail for the rest of the current test, or, with
     /// `fail == false`, work again.
     fn make_removal_fail(fail: bool) {
-        let real = bindings::folios_zap_direct_map as *const c_void;
         let stub = if fail {
             zap_fails as *const c_void
         } else {
             core::ptr::null()
         };
-        // SAFETY: We run in a KUnit test, so there is a current test. The stub has the real
-        // function's signature, and KUnit removes it when the test ends at the latest.
-        unsafe {
-            bindings::__kunit_activate_static_stub(
-                bindings::kunit_get_current_test(),
-                real.cast_mut(),
-                stub.cast_mut(),
-            )
-        };
+        // SAFETY: The stub has the signature of `folios_zap_direct_map()`.
+        unsafe { redirect(bindings::folios_zap_direct_map as *const c_void, stub) };
     }
 
     #[test]
@@ -456,6 +555,81 @@ mod tests {
         let before = ZAP_BATCHES.load(Ordering::Relaxed);
         zap_direct_map(&mut [])?;
         assert_eq!(ZAP_BATCHES.load(Ordering::Relaxed), before);
+        Ok(())
+    }
+
+    #[test]
+    fn fault_around_window_is_aligned_and_cut_at_the_size() {
+        let n = FAULT_AROUND;
+        assert_eq!(fault_around_window(0, 10 * n), (0, n));
+        assert_eq!(fault_around_window(n + 3, 10 * n), (n, 2 * n));
+        assert_eq!(
+            fault_around_window(9 * n + 1, 9 * n + 2),
+            (9 * n, 9 * n + 2)
+        );
+        // Never without the index itself, even past the size.
+        assert_eq!(fault_around_window(n + 1, 0), (n, n + 2));
+    }
+
+    /// Whether the file has a folio at `index`, and it is out of the direct map.
+    fn present_and_removed(inode: &GmemInode, index: PageIndex) -> bool {
+        let Ok(folio) = inode.lookup(index) else {
+            return false;
+        };
+        let removed = !readable(folio);
+        // SAFETY: `lookup` returned the folio locked and with a reference.
+        unsafe {
+            bindings::folio_unlock(folio);
+            bindings::folio_put(folio);
+        }
+        removed
+    }
+
+    #[test]
+    fn fault_creates_its_window_with_one_flush() -> Result {
+        let file = TestFile::new()?;
+        let inode = file.inode();
+        let n = FAULT_AROUND;
+        file.set_size_in_pages(2 * n + n / 2);
+
+        let before = ZAP_BATCHES.load(Ordering::Relaxed);
+        let folio = get_folio(&inode, n + 1)?;
+        assert_eq!(ZAP_BATCHES.load(Ordering::Relaxed), before + 1);
+        assert!(!readable(folio));
+        // SAFETY: get_folio() returned the folio locked and with a reference.
+        unsafe {
+            bindings::folio_unlock(folio);
+            bindings::folio_put(folio);
+        }
+        for index in 0..2 * n + n / 2 {
+            assert_eq!(
+                present_and_removed(&inode, index),
+                (n..2 * n).contains(&index)
+            );
+        }
+
+        // The last window stops at the end of the file; a fault on a created folio creates
+        // nothing.
+        let folio = get_folio(&inode, 2 * n)?;
+        // SAFETY: get_folio() returned the folio locked and with a reference.
+        unsafe {
+            bindings::folio_unlock(folio);
+            bindings::folio_put(folio);
+        }
+        let folio = get_folio(&inode, n)?;
+        // SAFETY: get_folio() returned the folio locked and with a reference.
+        unsafe {
+            bindings::folio_unlock(folio);
+            bindings::folio_put(folio);
+        }
+        assert_eq!(ZAP_BATCHES.load(Ordering::Relaxed), before + 2);
+        for index in n..2 * n + n / 2 {
+            assert!(present_and_removed(&inode, index));
+        }
+        assert!(inode.lookup(2 * n + n / 2).err() == Some(ENOENT));
+
+        // SAFETY: The mapping is live.
+        unsafe { bindings::truncate_inode_pages(file.mapping(), 0) };
         Ok(())
     }
 }

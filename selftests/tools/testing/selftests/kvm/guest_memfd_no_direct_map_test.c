@@ -510,6 +510,20 @@ static long direct_map_bytes(void)
 	return direct_map ? bytes : -1;
 }
 
+/* debug_pagealloc unmaps free pages from the direct map as well. */
+static bool debug_pagealloc_on(void)
+{
+	char cmdline[4096] = "";
+	FILE *f = fopen("/proc/cmdline", "r");
+
+	if (f) {
+		if (!fgets(cmdline, sizeof(cmdline), f))
+			cmdline[0] = 0;
+		fclose(f);
+	}
+	return strstr(cmdline, "debug_pagealloc=on") || strstr(cmdline, "debug_pagealloc=1");
+}
+
 #define DIRECT_MAP_SIZE	SZ_64M
 #define DIRECT_MAP_SLACK	SZ_1M
 
@@ -529,6 +543,8 @@ TEST_F_TIMEOUT(cycles, direct_map_removed_and_restored, 300)
 	before = direct_map_bytes();
 	if (before < 0)
 		SKIP(return, "no %s (CONFIG_PTDUMP_DEBUGFS, x86)", PTDUMP);
+	if (debug_pagealloc_on())
+		SKIP(return, "debug_pagealloc: free pages are out of the direct map too");
 
 	fd = vm_create_guest_memfd(self->vm, DIRECT_MAP_SIZE,
 				   GMEM_SHARED | GUEST_MEMFD_FLAG_NO_DIRECT_MAP);
