@@ -5,7 +5,7 @@ CI := ci
 
 .PHONY: all help deps base patches check sync checkpatch apply-check build arm64 selftests \
 	boot kunit dmesg summary bisect refresh clean \
-	mails apply apply-conflict check-mails other-base bench
+	mails apply apply-conflict check-mails other-base bench check-debug
 
 all: deps base patches ## install what is missing, then regenerate patches/ (the default)
 
@@ -23,6 +23,9 @@ patches: ## regenerate patches/ from series.txt, the sources and cover-letter.md
 
 check: ## prove the series: all stages below, then "N passed, N failed, N skipped"; BASE=/path: on that git tree
 	@$(CI)/check.sh
+
+check-debug: all ## the series on a debug kernel: lockdep, DEBUG_VM, debug_pagealloc, KFENCE, kmemleak, fault injection, stress (see README)
+	@$(CI)/check-debug.sh
 
 mails: ## the mails b4 send would send, in build/mails (AUTHOR="Name <mail>", SIGNOFF=); see README
 	@$(CI)/make-mails.sh

@@ -16,17 +16,7 @@ mkdir -p "$out/guest" "$bin"
 
 "$REPO_DIR/ci/build-kernel.sh"
 
-# The benchmark is not part of the series: build it in the series' selftest
-# directory for its library and headers, and take it out again.
-kvm_dir=$TREE/tools/testing/selftests/kvm
-log=$LOGS/bench-build.log
-make -C "$TREE" O="$KOUT" headers >"$log" 2>&1 || die "make headers failed, see $log"
-cp "$REPO_DIR/bench/gmem_ndm_bench.c" "$kvm_dir/"
-trap 'rm -f "$kvm_dir/gmem_ndm_bench.c"' EXIT
-make -C "$kvm_dir" OUTPUT="$bin" KHDR_INCLUDES="-isystem $KOUT/usr/include" \
-	TEST_GEN_PROGS_x86=gmem_ndm_bench TEST_PROGS_x86= -j"$(nproc)" >>"$log" 2>&1 ||
-	die "building the benchmark failed, see $log"
-! grep -q "warning:" "$log" || die "the benchmark build warned, see $log"
+OUT=$bin LOG=$LOGS/bench-build.log build_on_selftest_lib "$REPO_DIR/bench/gmem_ndm_bench.c"
 
 cat >"$out/run.sh" <<-RUN
 	#!/bin/bash

@@ -2,11 +2,13 @@
 # Stage "boot": boot the built kernel under virtme-ng with TCG (this machine's /dev/kvm
 # cannot run an upstream kernel; TCG gives the AMD guest SVM with nested paging) and run
 # ci/guest-run.sh in it. Results land in build/guest.
+# For ci/check-debug.sh: GUEST_DIR (results), GUEST_RUN (the command run inside
+# instead, its results in GUEST_DIR) and BOOT_APPEND (more kernel parameters).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-out=$BUILD/guest
-log=$LOGS/boot.log
+out=${GUEST_DIR:-$BUILD/guest}
+log=$LOGS/boot-$(basename "$out").log
 rm -rf "$out"
 mkdir -p "$out" "$LOGS"
 image=$KOUT/arch/x86/boot/bzImage
@@ -18,8 +20,9 @@ rc=0
 timeout --kill-after=30 "${BOOT_TIMEOUT:-1800}" \
 	vng --run "$image" --disable-kvm --disable-microvm \
 	--qemu-opts="-cpu max,vendor=AuthenticAMD" \
-	--cpus 2 --memory 4G --user root --rwdir="$out" --append "log_buf_len=16M" \
-	--exec "$REPO_DIR/ci/guest-run.sh $out $BUILD/kselftest $REPO_DIR/ci/selftests.txt" \
+	--cpus 2 --memory 4G --user root --rwdir="$out" \
+	--append "log_buf_len=16M ${BOOT_APPEND:-}" \
+	--exec "${GUEST_RUN:-$REPO_DIR/ci/guest-run.sh $out $BUILD/kselftest $REPO_DIR/ci/selftests.txt}" \
 	</dev/null >"$log" 2>&1 || rc=$?
 [ "$rc" -ne 124 ] || die "the guest did not finish within ${BOOT_TIMEOUT:-1800} s, see $log"
 [ -f "$out/finished" ] || {

@@ -3,6 +3,8 @@
 # in build/kernel with ccache. Fails on any compiler or rustc warning, and when an
 # option of the fragment does not take.
 # Extra make arguments (e.g. W=1 targets) are passed through.
+# KERNEL_CONFIGS: the fragments under ci/, merged in order (ci/check-debug.sh adds
+# kernel-debug.config); W1=0 leaves out the W=1 CLIPPY=1 pass.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -17,9 +19,10 @@ kmake() {
 }
 
 configure() {
-	# Merge the fragment onto allnoconfig, then insist that every option took.
-	KCONFIG_ALLCONFIG=$REPO_DIR/ci/kernel.config kmake allnoconfig >"$LOGS/config.log" 2>&1
-	local missing=0 opt
+	# Merge the fragments onto allnoconfig, then insist that every option took.
+	local fragment=$KOUT/fragments.config missing=0 opt
+	(cd "$REPO_DIR/ci" && cat ${KERNEL_CONFIGS:-kernel.config}) >"$fragment"
+	KCONFIG_ALLCONFIG=$fragment kmake allnoconfig >"$LOGS/config.log" 2>&1
 	while IFS= read -r opt; do
 		case "$opt" in
 		CONFIG_*) grep -qx "$opt" "$KOUT/.config" || {
@@ -27,8 +30,8 @@ configure() {
 			missing=1
 		} ;;
 		esac
-	done <"$REPO_DIR/ci/kernel.config"
-	[ "$missing" -eq 0 ] || die "the configuration is not what ci/kernel.config asks for"
+	done <"$fragment"
+	[ "$missing" -eq 0 ] || die "the configuration is not what ${KERNEL_CONFIGS:-kernel.config} asks for"
 }
 
 # Build what ci/gen-patches.sh committed; only files that differ are rewritten.
@@ -67,7 +70,7 @@ fi
 # a warning that names a file the series changes fails the build.
 changed=$(series_changed_sources)
 dirs=$(series_build_dirs x86)
-if [ -n "$dirs" ]; then
+if [ -n "$dirs" ] && [ "${W1:-1}" = 1 ]; then
 	echo "build-kernel: W=1 CLIPPY=1 on $(echo $dirs)"
 	wlog=$LOGS/build-kernel-w1.log
 	kmake W=1 CLIPPY=1 $dirs >"$wlog" 2>&1 || {

@@ -7,27 +7,6 @@ set -uo pipefail
 mkdir -p "$LOGS"
 rm -f "$RESULTS" "$LOGS/times.txt"
 rm -rf "$BUILD/guest"
-stopped=0
-
-# stage NAME blocking|independent COMMAND...
-stage() {
-	local name=$1 kind=$2 start rc=0
-	shift 2
-	[ "$stopped" -eq 0 ] || return 0
-	echo "==> $name"
-	start=$(date +%s)
-	"$@" 2>&1 | tee "$LOGS/stage-$name.log" || rc=$?
-	local took=$(($(date +%s) - start))
-	echo "$name $took" >>"$LOGS/times.txt"
-	if [ "$rc" -eq 0 ]; then
-		record pass "stage $name"
-		echo "<== $name: ok (${took} s)"
-	else
-		record fail "stage $name"
-		echo "<== $name: FAILED (${took} s, log: $LOGS/stage-$name.log)"
-		[ "$kind" = independent ] || stopped=1
-	fi
-}
 
 stage deps blocking "$REPO_DIR/ci/install-deps.sh"
 stage base blocking "$REPO_DIR/ci/prepare-base.sh"

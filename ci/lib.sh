@@ -31,8 +31,8 @@ else
 	export BUILD=${BUILD:-$REPO_DIR/build}
 fi
 export LOGS=$BUILD/logs
-export TREE=$BUILD/linux
-export KOUT=$BUILD/kernel
+export TREE=${TREE:-$BUILD/linux}
+export KOUT=${KOUT:-$BUILD/kernel}
 
 export CCACHE_BASEDIR=$REPO_DIR
 export CCACHE_NOHASHDIR=1
@@ -166,4 +166,46 @@ debian_mirror() {
 		/etc/apt/sources.list.d/debian.sources)
 	[ -n "$uri" ] || die "no bookworm mirror found in /etc/apt/sources.list.d/debian.sources"
 	echo "$uri"
+}
+
+# build_on_selftest_lib SOURCE... : build programs that are not part of the series
+# (bench/, debug/) in the series' KVM selftest directory, for its library and
+# headers, into $OUT; $LOG gets the output. The sources are taken out again.
+build_on_selftest_lib() {
+	local kvm_dir=$TREE/tools/testing/selftests/kvm src names=() rc=0
+	make -C "$TREE" O="$KOUT" headers >"$LOG" 2>&1 || die "make headers failed, see $LOG"
+	for src in "$@"; do
+		cp "$src" "$kvm_dir/"
+		names+=("$(basename "$src" .c)")
+	done
+	make -C "$kvm_dir" OUTPUT="$OUT" KHDR_INCLUDES="-isystem $KOUT/usr/include" \
+		TEST_GEN_PROGS_x86="${names[*]}" TEST_PROGS_x86= -j"$(nproc)" >>"$LOG" 2>&1 || rc=$?
+	for src in "$@"; do
+		rm -f "$kvm_dir/$(basename "$src")"
+	done
+	[ "$rc" -eq 0 ] || die "building ${names[*]} failed, see $LOG"
+	! grep -q "warning:" "$LOG" || die "building ${names[*]} warned, see $LOG"
+}
+
+# stage NAME blocking|independent COMMAND...: one stage of `make check` (or
+# check-debug): its output also in $LOGS/stage-NAME.log, its result recorded.
+# A blocking stage that fails stops the stages after it.
+stage_stopped=0
+stage() {
+	local name=$1 kind=$2 start rc=0
+	shift 2
+	[ "$stage_stopped" -eq 0 ] || return 0
+	echo "==> $name"
+	start=$(date +%s)
+	"$@" 2>&1 | tee "$LOGS/stage-$name.log" || rc=$?
+	local took=$(($(date +%s) - start))
+	echo "$name $took" >>"$LOGS/times.txt"
+	if [ "$rc" -eq 0 ]; then
+		record pass "stage $name"
+		echo "<== $name: ok (${took} s)"
+	else
+		record fail "stage $name"
+		echo "<== $name: FAILED (${took} s, log: $LOGS/stage-$name.log)"
+		[ "$kind" = independent ] || stage_stopped=1
+	fi
 }

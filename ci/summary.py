@@ -6,6 +6,12 @@ and build/guest/tests/<test> (each test's own TAP),
 build/guest/kunit.json (kunit.py parse) and ci/selftests.txt (what must have run).
 A listed selftest without a result, an empty TAP or no KUnit result is a failure.
 Exits 1 if anything failed.
+
+With --debug (`make check-debug`, BUILD=build/debug) also the stress and fault
+injection programs of debug/ (build/debug/guest/stress.tap,
+build/debug/guest-inject/inject.tap), the kmemleak reports and the dmesg
+findings of both guests; the last line then counts tests, injected failures,
+splats and leaks.
 """
 import json
 import os
@@ -86,8 +92,18 @@ MUST_NOT_SKIP = {
 }
 
 
+# Skips that are right on the debug kernel: result name -> why.
+DEBUG_MAY_SKIP = {
+    "selftest kvm:guest_memfd_no_direct_map_test: cycles.direct_map_removed_and_restored":
+        "debug_pagealloc unmaps free pages too, so the page table dump cannot tell ours",
+}
+debug = "--debug" in sys.argv[1:]
+
+
 def checked_skip(test, status, name):
     """A skip of a test in MUST_NOT_SKIP is a failure, saying so."""
+    if status == "skip" and debug and name in DEBUG_MAY_SKIP:
+        return status, f"{name} (skipped: {DEBUG_MAY_SKIP[name]})"
     if status == "skip" and test in MUST_NOT_SKIP:
         return "fail", f"{name} (skipped: {MUST_NOT_SKIP[test]})"
     return status, name
@@ -118,17 +134,88 @@ def normalise(status):
     return {"pass": "pass", "fail": "fail", "skip": "skip", "error": "fail"}.get(status, "fail")
 
 
+KTAP = re.compile(r"^(not ok|ok) \d+ (.*?)\s*$")
+
+
+def read_debug_program(guest, tap, program):
+    """The results of a debug/ program from its TAP; a non-zero exit without a
+    failed result (a crash, an assertion outside a case) is a failure too."""
+    path = os.path.join(build, guest, tap)
+    found = []
+    if os.path.exists(path):
+        with open(path, errors="replace") as f:
+            for line in f:
+                m = KTAP.match(line.rstrip("\n"))
+                if m:
+                    name = re.sub(r"\s*# SKIP.*", "", m.group(2))
+                    found.append((status_of(m.group(1), m.group(2)), f"{program}: {name}"))
+    for status, name in found:
+        add(status, name)
+    if not found:
+        add("fail", f"{program}: no result (not run, crashed or empty TAP)")
+        return
+    rc_path = os.path.join(build, guest, tap.replace(".tap", ".rc"))
+    rc = open(rc_path).read().strip() if os.path.exists(rc_path) else "missing"
+    if rc != "0" and all(status != "fail" for status, _ in found):
+        add("fail", f"{program}: exit status {rc}")
+
+
+def injected_failures():
+    path = os.path.join(build, "guest-inject", "inject.tap")
+    if not os.path.exists(path):
+        return 0
+    with open(path, errors="replace") as f:
+        return sum(int(m.group(1)) for m in
+                   re.finditer(r"^# injected failures: (\d+)$", f.read(), re.M))
+
+
+def count_lines(path, pattern=None):
+    with open(path, errors="replace") as f:
+        return sum(1 for line in f if pattern is None or pattern in line)
+
+
+def splats_and_leaks():
+    """Reports in the kernel logs of both guests (ci/check-dmesg.sh's findings),
+    and objects kmemleak reported; a missing log or scan is a failure."""
+    splats = leaks = 0
+    for guest in ("guest", "guest-inject"):
+        findings = os.path.join(build, "logs", f"dmesg-findings-{guest}.log")
+        if os.path.exists(findings):
+            splats += count_lines(findings)
+        else:
+            add("fail", f"dmesg of {guest}: not checked")
+        report = os.path.join(build, guest, "kmemleak.txt")
+        if os.path.exists(report) and not open(report).read().startswith("no "):
+            n = count_lines(report, "unreferenced object")
+            leaks += n
+            add("pass" if n == 0 else "fail", f"kmemleak scan of {guest}: {n} leaks")
+        else:
+            add("fail", f"kmemleak scan of {guest}: no report")
+    return splats, leaks
+
+
 def main():
     read_stage_results()
     if os.path.exists(os.path.join(build, "guest")):
         read_selftests()
         read_kunit()
+    if debug:
+        read_debug_program("guest", "stress.tap", "stress gmem_ndm_stress")
+        read_debug_program("guest-inject", "inject.tap", "inject gmem_ndm_inject")
+        splats, leaks = splats_and_leaks()
     counts = {"pass": 0, "fail": 0, "skip": 0}
+    tests = 0
     for status, name in results:
         status = normalise(status)
         counts[status] += 1
+        tests += not name.startswith("stage ")
         print(f"{status.upper():4}  {name}")
     print(f"{counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped")
+    if debug:
+        print(f"debug kernel: {tests} tests run, {injected_failures()} injected failures, "
+              f"{splats} splats, {leaks} leaks")
+        if splats or leaks:
+            return 1
     return 1 if counts["fail"] or not results else 0
 
 

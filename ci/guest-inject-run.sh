@@ -1,0 +1,15 @@
+#!/bin/bash
+# Runs inside the fault-injection guest of `make check-debug` (no debug_pagealloc,
+# no KFENCE sampling: the direct map keeps large entries to split and changes only
+# for the series): the fault injection program, then a kmemleak scan. Results go to
+# files in $1 (a --rwdir).
+set -u
+out=$1
+tools=$2
+
+"$tools/gmem_ndm_inject" >"$out/inject.tap" 2>&1
+echo $? >"$out/inject.rc"
+
+"$(dirname "$0")/guest-kmemleak.sh" "$out"
+dmesg >"$out/dmesg.txt"
+echo done >"$out/finished"

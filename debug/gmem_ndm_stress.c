@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * guest_memfd without a direct map under concurrency, for a bounded time:
+ * worker threads fault pages in through mmap(), fallocate() ranges, punch
+ * holes and close and recreate a shared set of such guest_memfds, and punch
+ * holes in the one a vCPU runs from, while the guest keeps touching all of
+ * its pages (KVM's get_pfn racing with the invalidations). Afterwards free
+ * memory must be back within 1 %; `make check-debug` adds the kmemleak scan
+ * and the kernel log.
+ *
+ * Usage: gmem_ndm_stress [SECONDS [THREADS]] (defaults 60 and 4).
+ * Not part of the series: `make check-debug` builds it against the series'
+ * KVM selftest library.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/falloc.h>
+#include <linux/sizes.h>
+#include <sys/mman.h>
+
+#include "kselftest.h"
+#include "kvm_util.h"
+#include "processor.h"
+#include "test_util.h"
+#include "ucall_common.h"
+
+#define GMEM_NDM	(GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED | \
+			 GUEST_MEMFD_FLAG_NO_DIRECT_MAP)
+#define NR_FILES	4
+#define FILE_SIZE	SZ_32M
+#define GUEST_GPA	SZ_1G
+#define GUEST_SLOT	1
+#define GUEST_SIZE	SZ_32M
+
+struct gmem_file {
+	pthread_rwlock_t lock;	/* readers use it, a writer replaces it */
+	char *mem;
+	int fd;
+};
+
+enum op { OP_FAULT, OP_FALLOCATE, OP_PUNCH, OP_RECREATE, OP_PUNCH_GUEST, NR_OPS };
+static const char * const op_names[NR_OPS] = {
+	"faults", "fallocates", "punches", "recreates", "guest punches",
+};
+
+static struct kvm_vm *vm;
+static struct gmem_file files[NR_FILES];
+static int guest_fd;
+static time_t deadline;
+static unsigned long ops[NR_OPS];
+static unsigned long guest_passes;
+
+static void file_open(struct gmem_file *f)
+{
+	f->fd = vm_create_guest_memfd(vm, FILE_SIZE, GMEM_NDM);
+	f->mem = kvm_mmap(FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd);
+}
+
+static void file_close(struct gmem_file *f)
+{
+	kvm_munmap(f->mem, FILE_SIZE);
+	close(f->fd);
+}
+
+/* A random page-aligned range of at most @max bytes inside @size. */
+static void random_range(unsigned int *seed, size_t size, size_t max, off_t *off, size_t *len)
+{
+	size_t page = getpagesize();
+
+	*off = (rand_r(seed) % (size / page)) * page;
+	*len = (1 + rand_r(seed) % (max / page)) * page;
+	if (*off + *len > size)
+		*len = size - *off;
+}
+
+static void punch(int fd, size_t size, unsigned int *seed)
+{
+	size_t len;
+	off_t off;
+
+	random_range(seed, size, SZ_1M, &off, &len);
+	TEST_ASSERT(!fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len),
+		    "Punching a hole failed, errno %d", errno);
+}
+
+static void do_op(enum op op, struct gmem_file *f, unsigned int *seed)
+{
+	size_t len, i;
+	off_t off;
+
+	switch (op) {
+	case OP_FAULT:
+		random_range(seed, FILE_SIZE, SZ_256K, &off, &len);
+		for (i = 0; i < len; i += getpagesize())
+			WRITE_ONCE(f->mem[off + i], 1);
+		break;
+	case OP_FALLOCATE:
+		random_range(seed, FILE_SIZE, SZ_1M, &off, &len);
+		TEST_ASSERT(!fallocate(f->fd, FALLOC_FL_KEEP_SIZE, off, len),
+			    "fallocate() failed, errno %d", errno);
+		break;
+	case OP_PUNCH:
+		punch(f->fd, FILE_SIZE, seed);
+		break;
+	case OP_PUNCH_GUEST:
+		punch(guest_fd, GUEST_SIZE, seed);
+		break;
+	default:
+		break;
+	}
+}
+
+static void *worker(void *arg)
+{
+	unsigned int seed = (unsigned long)arg;
+
+	while (time(NULL) < deadline) {
+		enum op op = rand_r(&seed) % NR_OPS;
+		struct gmem_file *f = &files[rand_r(&seed) % NR_FILES];
+
+		if (op == OP_RECREATE) {
+			pthread_rwlock_wrlock(&f->lock);
+			file_close(f);
+			file_open(f);
+		} else {
+			pthread_rwlock_rdlock(&f->lock);
+			do_op(op, f, &seed);
+		}
+		pthread_rwlock_unlock(&f->lock);
+		__atomic_fetch_add(&ops[op], 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static void guest_code(void)
+{
+	volatile u64 *p;
+
+	for (;;) {
+		for (p = (u64 *)GUEST_GPA; p < (u64 *)(GUEST_GPA + GUEST_SIZE);
+		     p += 4096 / sizeof(*p))
+			*p = *p + 1;
+		GUEST_SYNC(0);
+	}
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct kvm_vcpu *vcpu = arg;
+	struct ucall uc;
+
+	while (time(NULL) < deadline) {
+		vcpu_run(vcpu);
+		switch (get_ucall(vcpu, &uc)) {
+		case UCALL_SYNC:
+			guest_passes++;
+			break;
+		case UCALL_ABORT:
+			REPORT_GUEST_ASSERT(uc);
+			break;
+		default:
+			TEST_FAIL("Unexpected ucall %lu", uc.cmd);
+		}
+	}
+	return NULL;
+}
+
+static u64 mem_free_kb(void)
+{
+	char line[128];
+	u64 kb = 0;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	TEST_ASSERT(f, "fopen(/proc/meminfo) failed, errno %d", errno);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemFree: %lu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/* One stress round of @seconds with @threads workers; returns when all stopped. */
+static void stress(int seconds, int threads)
+{
+	struct vm_shape shape = VM_SHAPE_DEFAULT;
+	pthread_t tids[64], vcpu_tid;
+	struct kvm_vcpu *vcpu;
+	int i;
+
+	/*
+	 * Memslot 0 without a direct map too: KVM leaves SVM out of the vCPU's
+	 * CPUID then, which a guest_memfd without a direct map requires.
+	 */
+	shape.src_type = VM_MEM_SRC_GUEST_MEMFD_NO_DIRECT_MAP;
+	vm = __vm_create_shape_with_one_vcpu(shape, &vcpu, 0, guest_code);
+	vm_userspace_mem_region_add(vm, VM_MEM_SRC_GUEST_MEMFD_NO_DIRECT_MAP, GUEST_GPA,
+				    GUEST_SLOT, GUEST_SIZE / getpagesize(), 0);
+	virt_map(vm, GUEST_GPA, GUEST_GPA, GUEST_SIZE / getpagesize());
+	guest_fd = memslot2region(vm, GUEST_SLOT)->fd;
+	for (i = 0; i < NR_FILES; i++) {
+		pthread_rwlock_init(&files[i].lock, NULL);
+		file_open(&files[i]);
+	}
+
+	deadline = time(NULL) + seconds;
+	pthread_create(&vcpu_tid, NULL, vcpu_thread, vcpu);
+	for (i = 0; i < threads; i++)
+		pthread_create(&tids[i], NULL, worker, (void *)(unsigned long)(i + 1));
+	for (i = 0; i < threads; i++)
+		pthread_join(tids[i], NULL);
+	pthread_join(vcpu_tid, NULL);
+
+	for (i = 0; i < NR_FILES; i++)
+		file_close(&files[i]);
+	kvm_vm_free(vm);
+}
+
+static void drop_caches(void)
+{
+	FILE *f = fopen("/proc/sys/vm/drop_caches", "w");
+
+	if (f) {
+		fputs("3\n", f);
+		fclose(f);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	int seconds = argc > 1 ? atoi(argv[1]) : 60;
+	int threads = argc > 2 ? atoi(argv[2]) : 4;
+	u64 before, after;
+	int i;
+
+	TEST_ASSERT(seconds > 0 && threads > 0 && threads <= 64, "Usage: %s [SECONDS [THREADS]]",
+		    argv[0]);
+	vm = vm_create_barebones();
+	TEST_REQUIRE(vm_check_cap(vm, KVM_CAP_GUEST_MEMFD_FLAGS) & GUEST_MEMFD_FLAG_NO_DIRECT_MAP);
+	kvm_vm_free(vm);
+
+	ksft_print_header();
+	ksft_set_plan(2);
+
+	/* A short first round: page tables, slabs and caches settle. */
+	stress(2, threads);
+	drop_caches();
+	before = mem_free_kb();
+	memset(ops, 0, sizeof(ops));
+	guest_passes = 0;
+
+	stress(seconds, threads);
+	for (i = 0; i < NR_OPS; i++)
+		ksft_print_msg("%s: %lu\n", op_names[i], ops[i]);
+	ksft_print_msg("guest passes over its %d MiB: %lu\n", GUEST_SIZE >> 20, guest_passes);
+	ksft_test_result(ops[OP_FAULT] && ops[OP_PUNCH] && ops[OP_RECREATE] &&
+			 ops[OP_PUNCH_GUEST] && guest_passes,
+			 "concurrent_faults_punches_closes_and_guest_%ds_%d_threads\n",
+			 seconds, threads);
+
+	drop_caches();
+	after = mem_free_kb();
+	ksft_print_msg("MemFree %lu kB before, %lu kB after\n", before, after);
+	ksft_test_result(after + before / 100 >= before, "memfree_back_within_1_percent\n");
+	ksft_finished();
+}
