@@ -3,7 +3,8 @@
 # cannot run an upstream kernel; TCG gives the AMD guest SVM with nested paging) and run
 # ci/guest-run.sh in it. Results land in build/guest.
 # For ci/check-debug.sh: GUEST_DIR (results), GUEST_RUN (the command run inside
-# instead, its results in GUEST_DIR) and BOOT_APPEND (more kernel parameters).
+# instead, its results in GUEST_DIR), BOOT_APPEND (more kernel parameters) and
+# BOOT_VERBOSE=1 (the kernel's console in the boot log, for a guest that dies).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -20,7 +21,7 @@ rc=0
 timeout --kill-after=30 "${BOOT_TIMEOUT:-1800}" \
 	vng --run "$image" --disable-kvm --disable-microvm \
 	--qemu-opts="-cpu max,vendor=AuthenticAMD" \
-	--cpus 2 --memory 4G --user root --rwdir="$out" \
+	--cpus 2 --memory 4G --user root --rwdir="$out" ${BOOT_VERBOSE:+--verbose} \
 	--append "log_buf_len=16M ${BOOT_APPEND:-}" \
 	--exec "${GUEST_RUN:-$REPO_DIR/ci/guest-run.sh $out $BUILD/kselftest $REPO_DIR/ci/selftests.txt}" \
 	</dev/null >"$log" 2>&1 || rc=$?

@@ -228,72 +228,14 @@ static void teardown(struct setup *s)
 		    (s->before - after) >> 10);
 }
 
-#define SIZE		SZ_256M
-#define CHUNK		SZ_2M
-
 /*
- * fallocate() fails with ENOMEM where a split fails; what it created stays
- * valid. Memory allocated and freed first comes back from the allocator
- * already split, so batches also mix folios that are removed with one whose
- * split fails: those removed must be put back.
+ * Memory freed by a case comes back from the allocator with its direct map
+ * already split, and each case needs memory that was not: the cases run in
+ * this order, each using more than all the ones before it freed.
  */
-TEST(fallocate_fails_then_fills)
-{
-	long failed = 0, injected, off;
-	struct setup s;
-
-	setup(&s, SIZE);
-	TEST_ASSERT(!fallocate(s.fd, FALLOC_FL_KEEP_SIZE, 0, SIZE / 4) &&
-		    !fallocate(s.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, SIZE / 4),
-		    "Allocating and freeing %d MiB failed, errno %d", SIZE / 4 >> 20, errno);
-	check_direct_map(s.before, s.mem, s.size, "after allocating and freeing");
-
-	inject_start(MANY);
-	for (off = 0; off < SIZE; off += CHUNK) {
-		if (!fallocate(s.fd, FALLOC_FL_KEEP_SIZE, off, CHUNK))
-			continue;
-		TEST_ASSERT(errno == ENOMEM, "fallocate() failed with errno %d, not ENOMEM",
-			    errno);
-		failed++;
-	}
-	injected = inject_stop(MANY);
-	printf("# %ld of %d fallocate() calls failed, %ld failures injected\n",
-	       failed, SIZE / CHUNK, injected);
-	TEST_ASSERT(failed > 0 && injected >= failed,
-		    "No direct-map split failed: the injection proved nothing");
-	check_direct_map(s.before, s.mem, s.size, "after failed fallocate()");
-
-	TEST_ASSERT(!fallocate(s.fd, FALLOC_FL_KEEP_SIZE, 0, SIZE),
-		    "fallocate() failed after injection stopped, errno %d", errno);
-	TEST_ASSERT_EQ(resident_pages(s.mem, s.size), SIZE / getpagesize());
-	check_direct_map(s.before, s.mem, s.size, "after fallocate()");
-	check_zero(s.mem, s.size);
-	teardown(&s);
-}
-
-/* A user fault that cannot split retries (VM_FAULT_OOM) until it can. */
-TEST(user_fault_retries)
-{
-	const long times = 8;
-	struct setup s;
-	long injected;
-	size_t off;
-
-	setup(&s, SIZE);
-	inject_start(times);
-	for (off = 0; off < SIZE && knob_value("times") > 0; off += getpagesize())
-		TEST_ASSERT(!READ_ONCE(s.mem[off]), "Offset 0x%zx is not zero", off);
-	injected = inject_stop(times);
-	printf("# %ld failures injected while faulting %zu kB in\n", injected, off >> 10);
-	TEST_ASSERT(injected == times, "Only %ld of %ld failures were injected", injected,
-		    times);
-	check_direct_map(s.before, s.mem, s.size, "after faults");
-
-	check_zero(s.mem, s.size);
-	TEST_ASSERT_EQ(resident_pages(s.mem, s.size), SIZE / getpagesize());
-	check_direct_map(s.before, s.mem, s.size, "after faulting all in");
-	teardown(&s);
-}
+#define SIZE		SZ_256M
+#define FALLOCATE_SIZE	SZ_1G
+#define CHUNK		SZ_2M
 
 #define GMEM_GPA	SZ_1G
 #define GMEM_SLOT	1
@@ -388,6 +330,72 @@ TEST(get_pfn_fails_then_runs)
 		       GMEM_GPA + GUEST_SIZE - getpagesize());
 	check_vm_direct_map(before, vm, "after the guest ran");
 	kvm_vm_free(vm);
+}
+
+/* A user fault that cannot split retries (VM_FAULT_OOM) until it can. */
+TEST(user_fault_retries)
+{
+	const long times = 8;
+	struct setup s;
+	long injected;
+	size_t off;
+
+	setup(&s, SIZE);
+	inject_start(times);
+	for (off = 0; off < SIZE && knob_value("times") > 0; off += getpagesize())
+		TEST_ASSERT(!READ_ONCE(s.mem[off]), "Offset 0x%zx is not zero", off);
+	injected = inject_stop(times);
+	printf("# %ld failures injected while faulting %zu kB in\n", injected, off >> 10);
+	TEST_ASSERT(injected == times, "Only %ld of %ld failures were injected", injected,
+		    times);
+	check_direct_map(s.before, s.mem, s.size, "after faults");
+
+	check_zero(s.mem, s.size);
+	TEST_ASSERT_EQ(resident_pages(s.mem, s.size), SIZE / getpagesize());
+	check_direct_map(s.before, s.mem, s.size, "after faulting all in");
+	teardown(&s);
+}
+
+/*
+ * fallocate() fails with ENOMEM where a split fails; what it created stays
+ * valid. Memory allocated and freed first comes back from the allocator
+ * already split (by this case and the ones before), so batches also mix folios that are removed with one whose
+ * split fails: those removed must be put back.
+ */
+TEST(fallocate_fails_then_fills)
+{
+	long failed = 0, injected, off;
+	struct setup s;
+
+	setup(&s, FALLOCATE_SIZE);
+	TEST_ASSERT(!fallocate(s.fd, FALLOC_FL_KEEP_SIZE, 0, FALLOCATE_SIZE / 4) &&
+		    !fallocate(s.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+			       FALLOCATE_SIZE / 4),
+		    "Allocating and freeing %d MiB failed, errno %d", FALLOCATE_SIZE / 4 >> 20,
+		    errno);
+	check_direct_map(s.before, s.mem, s.size, "after allocating and freeing");
+
+	inject_start(MANY);
+	for (off = 0; off < FALLOCATE_SIZE; off += CHUNK) {
+		if (!fallocate(s.fd, FALLOC_FL_KEEP_SIZE, off, CHUNK))
+			continue;
+		TEST_ASSERT(errno == ENOMEM, "fallocate() failed with errno %d, not ENOMEM",
+			    errno);
+		failed++;
+	}
+	injected = inject_stop(MANY);
+	printf("# %ld of %d fallocate() calls failed, %ld failures injected\n",
+	       failed, FALLOCATE_SIZE / CHUNK, injected);
+	TEST_ASSERT(failed > 0 && injected >= failed,
+		    "No direct-map split failed: the injection proved nothing");
+	check_direct_map(s.before, s.mem, s.size, "after failed fallocate()");
+
+	TEST_ASSERT(!fallocate(s.fd, FALLOC_FL_KEEP_SIZE, 0, FALLOCATE_SIZE),
+		    "fallocate() failed after injection stopped, errno %d", errno);
+	TEST_ASSERT_EQ(resident_pages(s.mem, s.size), FALLOCATE_SIZE / getpagesize());
+	check_direct_map(s.before, s.mem, s.size, "after fallocate()");
+	check_zero(s.mem, s.size);
+	teardown(&s);
 }
 
 int main(int argc, char **argv)

@@ -247,8 +247,8 @@ int main(int argc, char **argv)
 	ksft_print_header();
 	ksft_set_plan(2);
 
-	/* A short first round: page tables, slabs and caches settle. */
-	stress(2, threads);
+	/* A first round of 10 s: page tables, slabs and caches settle. */
+	stress(10, threads);
 	drop_caches();
 	before = mem_free_kb();
 	memset(ops, 0, sizeof(ops));
