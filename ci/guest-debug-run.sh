@@ -9,10 +9,32 @@ list=$3
 tools=$4
 seconds=${5:-60}
 
+# kmemleak scans when asked (ci/guest-kmemleak.sh), not in the background: its
+# periodic scan of all memory would compete with the tests for the two vCPUs.
+[ -e /sys/kernel/debug/kmemleak ] || mount -t debugfs debugfs /sys/kernel/debug
+echo scan=off >/sys/kernel/debug/kmemleak
+
 "$(dirname "$0")/guest-run.sh" "$out" "$install" "$list"
 rm -f "$out/finished"
 
-"$tools/gmem_ndm_stress" "$seconds" 4 >"$out/stress.tap" 2>&1
+# A stress run that does not end is a finding: after four times its length and
+# two minutes, the kernel stacks of its threads go to stress-hang.txt and it is
+# killed (its TAP then lacks results, which the summary counts as failures).
+"$tools/gmem_ndm_stress" "$seconds" 4 >"$out/stress.tap" 2>&1 &
+pid=$!
+limit=$((seconds * 4 + 120))
+for ((waited = 0; waited < limit; waited += 5)); do
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 5
+done
+if kill -0 "$pid" 2>/dev/null; then
+	for task in /proc/"$pid"/task/*; do
+		echo "--- $(cat "$task/comm") $(awk '{ print $3 }' "$task/stat")"
+		cat "$task/stack"
+	done >"$out/stress-hang.txt" 2>&1
+	kill -9 "$pid"
+fi
+wait "$pid"
 echo $? >"$out/stress.rc"
 
 "$(dirname "$0")/guest-kmemleak.sh" "$out"

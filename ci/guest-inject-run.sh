@@ -7,6 +7,10 @@ set -u
 out=$1
 tools=$2
 
+# kmemleak scans when asked, not in the background (see ci/guest-debug-run.sh).
+[ -e /sys/kernel/debug/kmemleak ] || mount -t debugfs debugfs /sys/kernel/debug
+echo scan=off >/sys/kernel/debug/kmemleak
+
 "$tools/gmem_ndm_inject" >"$out/inject.tap" 2>&1
 echo $? >"$out/inject.rc"
 

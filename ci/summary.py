@@ -201,6 +201,9 @@ def main():
         read_kunit()
     if debug:
         read_debug_program("guest", "stress.tap", "stress gmem_ndm_stress")
+        if os.path.exists(os.path.join(build, "guest", "stress-hang.txt")):
+            add("fail", "stress gmem_ndm_stress: did not end, kernel stacks in "
+                "build/debug/guest/stress-hang.txt")
         read_debug_program("guest-inject", "inject.tap", "inject gmem_ndm_inject")
         splats, leaks = splats_and_leaks()
     counts = {"pass": 0, "fail": 0, "skip": 0}

@@ -165,7 +165,9 @@ static void *vcpu_thread(void *arg)
 			REPORT_GUEST_ASSERT(uc);
 			break;
 		default:
-			TEST_FAIL("Unexpected ucall %lu", uc.cmd);
+			TEST_FAIL("Unexpected exit %s (%u), ucall %lu",
+				  exit_reason_str(vcpu->run->exit_reason),
+				  vcpu->run->exit_reason, uc.cmd);
 		}
 	}
 	return NULL;
