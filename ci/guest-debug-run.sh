@@ -19,7 +19,8 @@ rm -f "$out/finished"
 
 # A stress run that does not end is a finding: after four times its length and
 # two minutes, the kernel stacks of its threads go to stress-hang.txt and it is
-# killed (its TAP then lacks results, which the summary counts as failures).
+# killed (its TAP then lacks results, which the summary counts as failures),
+# with KVM's fault and exit counters taken twice.
 "$tools/gmem_ndm_stress" "$seconds" 4 >"$out/stress.tap" 2>&1 &
 pid=$!
 limit=$((seconds * 4 + 120))
@@ -28,10 +29,19 @@ for ((waited = 0; waited < limit; waited += 5)); do
 	sleep 5
 done
 if kill -0 "$pid" 2>/dev/null; then
-	for task in /proc/"$pid"/task/*; do
-		echo "--- $(cat "$task/comm") $(awk '{ print $3 }' "$task/stat")"
-		cat "$task/stack"
-	done >"$out/stress-hang.txt" 2>&1
+	{
+		for task in /proc/"$pid"/task/*; do
+			echo "--- $(cat "$task/comm") $(awk '{ print $3 }' "$task/stat")"
+			cat "$task/stack"
+		done
+		# A vCPU stuck in the guest shows no kernel stack: are its faults
+		# and exits still counting, 5 s apart?
+		for when in before after; do
+			echo "--- KVM counters, $when"
+			grep . /sys/kernel/debug/kvm/{exits,pf_taken,pf_fixed,pf_spurious,pf_emulate,pf_guest,io_exits,mmio_exits} 2>&1
+			[ "$when" = after ] || sleep 5
+		done
+	} >"$out/stress-hang.txt" 2>&1
 	kill -9 "$pid"
 fi
 wait "$pid"
