@@ -47,18 +47,23 @@ def status_of(word, rest):
     return "pass" if word == "ok" else "fail"
 
 
-def subtests(test):
-    """Nested results of one test from its own log (run_kselftest.sh -p)."""
-    path = os.path.join(build, "guest", "tests", test)
+def tap_results(path, pattern):
+    """(status, name) of each result line of the TAP at path that pattern
+    matches (group 1 "ok" or "not ok", group 2 the name and directive)."""
     found = []
     if os.path.exists(path):
         with open(path, errors="replace") as f:
             for line in f:
-                m = SUB.match(line.rstrip("\n"))
+                m = pattern.match(line.rstrip("\n"))
                 if m:
                     name = re.sub(r"\s*# SKIP.*", "", m.group(2))
                     found.append((status_of(m.group(1), m.group(2)), name))
     return found
+
+
+def subtests(test):
+    """Nested results of one test from its own log (run_kselftest.sh -p)."""
+    return tap_results(os.path.join(build, "guest", "tests", test), SUB)
 
 
 def read_selftests():
@@ -140,15 +145,8 @@ KTAP = re.compile(r"^(not ok|ok) \d+ (.*?)\s*$")
 def read_debug_program(guest, tap, program):
     """The results of a debug/ program from its TAP; a non-zero exit without a
     failed result (a crash, an assertion outside a case) is a failure too."""
-    path = os.path.join(build, guest, tap)
-    found = []
-    if os.path.exists(path):
-        with open(path, errors="replace") as f:
-            for line in f:
-                m = KTAP.match(line.rstrip("\n"))
-                if m:
-                    name = re.sub(r"\s*# SKIP.*", "", m.group(2))
-                    found.append((status_of(m.group(1), m.group(2)), f"{program}: {name}"))
+    found = [(status, f"{program}: {name}")
+             for status, name in tap_results(os.path.join(build, guest, tap), KTAP)]
     for status, name in found:
         add(status, name)
     if not found:

@@ -178,9 +178,8 @@ static size_t resident_pages(void *mem, size_t size)
  * Exactly the folios in the page cache are missing from the direct map: none
  * that failed is left out of it, none in the page cache is left in it.
  */
-static void check_direct_map(long before, void *mem, size_t size, const char *when)
+static void check_direct_map(long before, size_t resident, const char *when)
 {
-	size_t resident = resident_pages(mem, size);
 	long missing = before - direct_map_bytes();
 
 	printf("# %s: %zu pages in the page cache, %ld kB missing from the direct map\n",
@@ -262,19 +261,6 @@ static size_t vm_resident_pages(struct kvm_vm *vm)
 	       resident_pages(gmem->host_mem, gmem->region.memory_size);
 }
 
-/* As check_direct_map(), over both guest_memfd memslots of the VM. */
-static void check_vm_direct_map(long before, struct kvm_vm *vm, const char *when)
-{
-	size_t resident = vm_resident_pages(vm);
-	long missing = before - direct_map_bytes();
-
-	printf("# %s: %zu pages in the page caches, %ld kB missing from the direct map\n",
-	       when, resident, missing >> 10);
-	TEST_ASSERT(missing == (long)(resident * getpagesize()),
-		    "%s: %zu pages in the page caches but %ld kB missing from the direct map",
-		    when, resident, missing >> 10);
-}
-
 /* KVM_RUN returns ENOMEM when get_pfn cannot split, and resumes the guest after. */
 TEST(get_pfn_fails_then_runs)
 {
@@ -328,7 +314,7 @@ TEST(get_pfn_fails_then_runs)
 	}
 	TEST_ASSERT_EQ(*(u64 *)(mem + GUEST_SIZE - getpagesize()),
 		       GMEM_GPA + GUEST_SIZE - getpagesize());
-	check_vm_direct_map(before, vm, "after the guest ran");
+	check_direct_map(before, vm_resident_pages(vm), "after the guest ran");
 	kvm_vm_free(vm);
 }
 
@@ -348,11 +334,11 @@ TEST(user_fault_retries)
 	printf("# %ld failures injected while faulting %zu kB in\n", injected, off >> 10);
 	TEST_ASSERT(injected == times, "Only %ld of %ld failures were injected", injected,
 		    times);
-	check_direct_map(s.before, s.mem, s.size, "after faults");
+	check_direct_map(s.before, resident_pages(s.mem, s.size), "after faults");
 
 	check_zero(s.mem, s.size);
 	TEST_ASSERT_EQ(resident_pages(s.mem, s.size), SIZE / getpagesize());
-	check_direct_map(s.before, s.mem, s.size, "after faulting all in");
+	check_direct_map(s.before, resident_pages(s.mem, s.size), "after faulting all in");
 	teardown(&s);
 }
 
@@ -373,7 +359,7 @@ TEST(fallocate_fails_then_fills)
 			       FALLOCATE_SIZE / 4),
 		    "Allocating and freeing %d MiB failed, errno %d", FALLOCATE_SIZE / 4 >> 20,
 		    errno);
-	check_direct_map(s.before, s.mem, s.size, "after allocating and freeing");
+	check_direct_map(s.before, resident_pages(s.mem, s.size), "after allocating and freeing");
 
 	inject_start(MANY);
 	for (off = 0; off < FALLOCATE_SIZE; off += CHUNK) {
@@ -388,12 +374,12 @@ TEST(fallocate_fails_then_fills)
 	       failed, FALLOCATE_SIZE / CHUNK, injected);
 	TEST_ASSERT(failed > 0 && injected >= failed,
 		    "No direct-map split failed: the injection proved nothing");
-	check_direct_map(s.before, s.mem, s.size, "after failed fallocate()");
+	check_direct_map(s.before, resident_pages(s.mem, s.size), "after failed fallocate()");
 
 	TEST_ASSERT(!fallocate(s.fd, FALLOC_FL_KEEP_SIZE, 0, FALLOCATE_SIZE),
 		    "fallocate() failed after injection stopped, errno %d", errno);
 	TEST_ASSERT_EQ(resident_pages(s.mem, s.size), FALLOCATE_SIZE / getpagesize());
-	check_direct_map(s.before, s.mem, s.size, "after fallocate()");
+	check_direct_map(s.before, resident_pages(s.mem, s.size), "after fallocate()");
 	check_zero(s.mem, s.size);
 	teardown(&s);
 }
