@@ -34,8 +34,8 @@ if kill -0 "$pid" 2>/dev/null; then
 			echo "--- $(cat "$task/comm") $(awk '{ print $3 }' "$task/stat")"
 			cat "$task/stack"
 		done
-		# A vCPU stuck in the guest shows no kernel stack: are its faults
-		# and exits still counting, 5 s apart?
+		# A thread running shows no kernel stack: are KVM's faults and
+		# exits still counting, 5 s apart?
 		for when in before after; do
 			echo "--- KVM counters, $when"
 			grep . /sys/kernel/debug/kvm/{exits,pf_taken,pf_fixed,pf_spurious,pf_emulate,pf_guest,io_exits,mmio_exits} 2>&1
