@@ -37,7 +37,6 @@
 #define GMEM_NDM	(GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED | \
 			 GUEST_MEMFD_FLAG_NO_DIRECT_MAP)
 #define FAIL_DIR	"/sys/kernel/debug/fail_page_alloc/"
-#define PTDUMP		"/sys/kernel/debug/page_tables/kernel"
 /* The x86 function whose calls split direct-map entries (set_memory.c). */
 #define SPLIT_CALLER	"__change_page_attr_set_clr"
 #define MANY		1000000L
@@ -136,28 +135,11 @@ static long inject_stop(long times)
 }
 
 /* Mapped bytes of the x86 direct map, from the page table dump. */
-static long direct_map_bytes(void)
+static long mapped_direct_map(void)
 {
-	unsigned long start, end;
-	bool direct_map = false;
-	char line[256];
-	long bytes = 0;
-	FILE *f = fopen(PTDUMP, "r");
+	long bytes = direct_map_bytes();
 
-	TEST_ASSERT(f, "fopen(%s) failed, errno %d", PTDUMP, errno);
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, "---[", 4)) {
-			if (direct_map)
-				break;
-			direct_map = strstr(line, "Low Kernel Mapping");
-			continue;
-		}
-		if (direct_map && sscanf(line, "0x%lx-0x%lx", &start, &end) == 2 &&
-		    (strstr(line, " RW ") || strstr(line, " ro ")))
-			bytes += end - start;
-	}
-	fclose(f);
-	TEST_ASSERT(direct_map, "No direct map in %s", PTDUMP);
+	TEST_ASSERT(bytes >= 0, "No direct map in %s", KERNEL_PTDUMP);
 	return bytes;
 }
 
@@ -180,7 +162,7 @@ static size_t resident_pages(void *mem, size_t size)
  */
 static void check_direct_map(long before, size_t resident, const char *when)
 {
-	long missing = before - direct_map_bytes();
+	long missing = before - mapped_direct_map();
 
 	printf("# %s: %zu pages in the page cache, %ld kB missing from the direct map\n",
 	       when, resident, missing >> 10);
@@ -207,7 +189,7 @@ struct setup {
 
 static void setup(struct setup *s, size_t size)
 {
-	s->before = direct_map_bytes();
+	s->before = mapped_direct_map();
 	s->vm = vm_create_barebones();
 	s->size = size;
 	s->fd = vm_create_guest_memfd(s->vm, size, GMEM_NDM);
@@ -222,7 +204,7 @@ static void teardown(struct setup *s)
 	kvm_munmap(s->mem, s->size);
 	close(s->fd);
 	kvm_vm_free(s->vm);
-	after = direct_map_bytes();
+	after = mapped_direct_map();
 	TEST_ASSERT(after == s->before, "%ld kB still missing from the direct map after close",
 		    (s->before - after) >> 10);
 }
@@ -283,7 +265,7 @@ TEST(get_pfn_fails_then_runs)
 	virt_map(vm, GMEM_GPA, GMEM_GPA, GUEST_SIZE / getpagesize());
 	mem = addr_gpa2hva(vm, GMEM_GPA);
 	/* The direct map as if no page of the VM's guest_memfds were allocated. */
-	before = direct_map_bytes() + vm_resident_pages(vm) * getpagesize();
+	before = mapped_direct_map() + vm_resident_pages(vm) * getpagesize();
 
 	inject_start(MANY);
 	for (;;) {
@@ -386,7 +368,7 @@ TEST(fallocate_fails_then_fills)
 
 int main(int argc, char **argv)
 {
-	if (access(PTDUMP, R_OK))
+	if (access(KERNEL_PTDUMP, R_OK))
 		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
 	return test_harness_run(argc, argv);
 }

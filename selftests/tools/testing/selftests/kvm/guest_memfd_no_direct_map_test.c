@@ -20,7 +20,6 @@
 #include <linux/sizes.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -471,45 +470,6 @@ TEST_F_TIMEOUT(cycles, no_memory_lost, 600)
 	munmap(p, populate);
 }
 
-#define PTDUMP		"/sys/kernel/debug/page_tables/kernel"
-
-/*
- * Bytes of the kernel's direct map that are mapped, from the x86 page table
- * dump (CONFIG_PTDUMP_DEBUGFS): the ranges of its "Low Kernel Mapping" part
- * that are present. Returns -1 without the dump.
- */
-static long direct_map_bytes(void)
-{
-	unsigned long start, end;
-	bool direct_map = false;
-	char line[256];
-	long bytes = 0;
-	FILE *f;
-
-	f = fopen(PTDUMP, "r");
-	if (!f && errno == ENOENT) {
-		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
-		f = fopen(PTDUMP, "r");
-	}
-	if (!f)
-		return -1;
-
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, "---[", 4)) {
-			if (direct_map)
-				break;
-			direct_map = strstr(line, "Low Kernel Mapping");
-			continue;
-		}
-		/* A present range has its permissions: "RW" or "ro". */
-		if (direct_map && sscanf(line, "0x%lx-0x%lx", &start, &end) == 2 &&
-		    (strstr(line, " RW ") || strstr(line, " ro ")))
-			bytes += end - start;
-	}
-	fclose(f);
-	return direct_map ? bytes : -1;
-}
-
 /* debug_pagealloc unmaps free pages from the direct map as well. */
 static bool debug_pagealloc_on(void)
 {
@@ -542,7 +502,7 @@ TEST_F_TIMEOUT(cycles, direct_map_removed_and_restored, 300)
 
 	before = direct_map_bytes();
 	if (before < 0)
-		SKIP(return, "no %s (CONFIG_PTDUMP_DEBUGFS, x86)", PTDUMP);
+		SKIP(return, "no %s (CONFIG_PTDUMP_DEBUGFS, x86)", KERNEL_PTDUMP);
 	if (debug_pagealloc_on())
 		SKIP(return, "debug_pagealloc: free pages are out of the direct map too");
 
