@@ -185,6 +185,7 @@ static void *prefault_thread(void *arg)
 /* The guest's pass: every page it wrote must be the one the guest_memfd holds. */
 static bool guest_writes_reach_the_guest_memfd(struct kvm_vcpu *vcpu)
 {
+	u64 *mem = addr_gpa2hva(vm, GUEST_GPA);
 	unsigned long bad = 0;
 	struct ucall uc;
 	u64 gpa;
@@ -201,7 +202,7 @@ static bool guest_writes_reach_the_guest_memfd(struct kvm_vcpu *vcpu)
 			  exit_reason_str(vcpu->run->exit_reason), vcpu->run->exit_reason, uc.cmd);
 	}
 	for (gpa = GUEST_GPA; gpa < GUEST_GPA + GUEST_SIZE; gpa += getpagesize()) {
-		u64 seen = READ_ONCE(*(u64 *)addr_gpa2hva(vm, gpa));
+		u64 seen = READ_ONCE(mem[(gpa - GUEST_GPA) / sizeof(*mem)]);
 
 		if (seen != gpa && !bad++)
 			ksft_print_msg("GPA 0x%lx holds 0x%lx, not its address\n", gpa, seen);
