@@ -11,6 +11,7 @@
  *   user_fault_ns_per_page   first write to each 4 KiB page of an mmap()
  *   fallocate_ms             fallocate() of SIZE
  *   punch_hole_ms            punching a hole over SIZE, allocated
+ *   close_ms                 the last close() of a file with SIZE allocated
  *   guest_touch_ns_per_page  a vCPU writing each page of a SIZE memslot
  *   call_ipis_fallocate      function-call IPIs during the fallocate() of SIZE
  *   call_ipis_fault          the same while faulting SIZE in from userspace
@@ -124,7 +125,14 @@ static void bench_user(struct kvm_vm *vm, const char *variant, u64 flags, int re
 		    "Punching a hole failed, errno %d", errno);
 	t = now_ns() - t;
 	sample("punch_hole_ms", variant, rep, t / 1e6, "ms");
+
+	/* The last close frees what is allocated (with the flag: mapped back and cleared). */
+	TEST_ASSERT(!fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, SIZE),
+		    "fallocate() failed, errno %d", errno);
+	t = now_ns();
 	close(fd);
+	t = now_ns() - t;
+	sample("close_ms", variant, rep, t / 1e6, "ms");
 }
 
 static void guest_touch(u8 *mem, u64 size)

@@ -15,6 +15,7 @@ TITLES = [
     ("user_fault_ns_per_page", "userspace first touch, 256 MiB (ns/page)", 1.3),
     ("fallocate_ms", "fallocate of 256 MiB (ms)", 1.2),
     ("punch_hole_ms", "punch hole over 256 MiB (ms)", 1.2),
+    ("close_ms", "close with 256 MiB allocated (ms)", None),
     ("guest_touch_ns_per_page", "guest first touch, 256 MiB slot (ns/page)", 1.3),
     ("call_ipis_fallocate", "function-call IPIs, fallocate 256 MiB (batches of 32)", None),
     ("call_ipis_fault", "function-call IPIs, faulting 256 MiB in (windows of 16)", None),

@@ -10,13 +10,15 @@
  * flush_tlb_kernel_range() interfaces.
  */
 
-#include <kunit/static_stub.h>
+#include <kunit/visibility.h>
 #include <linux/export.h>
 #include <linux/highmem.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/set_memory.h>
 #include <asm/tlbflush.h>
+
+#include "internal.h"
 
 static int folio_set_direct_map_valid(struct folio *folio, bool valid)
 {
@@ -36,31 +38,17 @@ static void folio_restore_direct_map_noflush(struct folio *folio)
 	WARN_ON_ONCE(folio_set_direct_map_valid(folio, true));
 }
 
-/**
- * folios_zap_direct_map - Remove folios from the kernel direct map.
- * @folios: The folios to remove.
- * @nr: Number of entries in @folios.
- *
- * Remove every folio of @folios from the direct map, then flush the kernel
- * TLB once for all of them. Either all folios are removed or, on error, none
- * is: folios removed before the failure are restored before returning.
- *
- * Highmem folios are not part of the direct map; they are left alone and
- * count as removed.
- *
- * Context: Process context; may sleep to allocate page tables.
- * Return: 0 on success; -EOPNOTSUPP if the architecture cannot change the
- * direct map at run time; -ENOMEM (or another errno from the architecture)
- * if splitting a large direct map entry failed.
+/*
+ * The work of folios_zap_direct_map(), with the function that changes the
+ * direct map entries of one folio as a parameter: KUnit tests make the
+ * architecture fail there.
  */
-int folios_zap_direct_map(struct folio **folios, unsigned int nr)
+VISIBLE_IF_KUNIT int __folios_zap_direct_map(struct folio **folios, unsigned int nr,
+					     folio_set_direct_map_fn set_valid)
 {
 	unsigned long start = ULONG_MAX, end = 0;
 	unsigned int i;
 	int err;
-
-	/* Lets KUnit tests of callers make the removal fail. */
-	KUNIT_STATIC_STUB_REDIRECT(folios_zap_direct_map, folios, nr);
 
 	if (!can_set_direct_map())
 		return -EOPNOTSUPP;
@@ -68,11 +56,22 @@ int folios_zap_direct_map(struct folio **folios, unsigned int nr)
 	for (i = 0; i < nr; i++) {
 		unsigned long addr;
 
+		/*
+		 * Restoring part of a removed large folio once it is split
+		 * could need a page table that cannot be allocated.
+		 */
+		if (folio_test_large(folios[i])) {
+			err = -EINVAL;
+			goto restore;
+		}
 		if (folio_test_highmem(folios[i]))
 			continue;
-		err = folio_set_direct_map_valid(folios[i], false);
-		if (err)
+		err = set_valid(folios[i], false);
+		if (err) {
+			/* The architecture may have changed part of it. */
+			i++;
 			goto restore;
+		}
 		addr = (unsigned long)folio_address(folios[i]);
 		start = min(start, addr);
 		end = max(end, addr + folio_size(folios[i]));
@@ -89,12 +88,37 @@ restore:
 	/*
 	 * Entries that were only invalidated and never flushed are made valid
 	 * again: a CPU that still caches one of them caches the same mapping.
+	 * This includes the folio that failed: x86's CPA code, for one,
+	 * returns the error of a later chunk without undoing earlier ones.
 	 */
 	while (i--) {
 		if (!folio_test_highmem(folios[i]))
-			folio_restore_direct_map_noflush(folios[i]);
+			WARN_ON_ONCE(set_valid(folios[i], true));
 	}
 	return err;
+}
+EXPORT_SYMBOL_IF_KUNIT(__folios_zap_direct_map);
+
+/**
+ * folios_zap_direct_map - Remove folios from the kernel direct map.
+ * @folios: The folios to remove.
+ * @nr: Number of entries in @folios.
+ *
+ * Remove every folio of @folios from the direct map, then flush the kernel
+ * TLB once for all of them. Either all folios are removed or, on error, none
+ * is: folios removed before the failure are restored before returning.
+ *
+ * Highmem folios are not part of the direct map; they are left alone and
+ * count as removed. Large folios are refused.
+ *
+ * Context: Process context; may sleep to allocate page tables.
+ * Return: 0 on success; -EINVAL if a folio is large; -EOPNOTSUPP if the
+ * architecture cannot change the direct map at run time; -ENOMEM (or another
+ * errno from the architecture) if splitting a large direct map entry failed.
+ */
+int folios_zap_direct_map(struct folio **folios, unsigned int nr)
+{
+	return __folios_zap_direct_map(folios, nr, folio_set_direct_map_valid);
 }
 EXPORT_SYMBOL_FOR_MODULES(folios_zap_direct_map, "kvm");
 
@@ -108,9 +132,10 @@ EXPORT_SYMBOL_FOR_MODULES(folios_zap_direct_map, "kvm");
  *
  * Context: Process context; may sleep to allocate page tables.
  * Return: 0 on success (also for a highmem folio, which is not in the direct
- * map); -EOPNOTSUPP if the architecture cannot change the direct map at run
- * time; -ENOMEM (or another errno from the architecture) if splitting a large
- * direct map entry failed, in which case the folio is still mapped.
+ * map); -EINVAL for a large folio; -EOPNOTSUPP if the architecture cannot
+ * change the direct map at run time; -ENOMEM (or another errno from the
+ * architecture) if splitting a large direct map entry failed, in which case
+ * the folio is still mapped.
  */
 int folio_zap_direct_map(struct folio *folio)
 {
@@ -128,12 +153,26 @@ EXPORT_SYMBOL_FOR_MODULES(folio_zap_direct_map, "kvm");
  * one-time warning. Does nothing for a highmem folio, or if the architecture
  * cannot change the direct map.
  *
+ * A hardware-poisoned page stays out of the direct map: memory_failure() may
+ * have unmapped it itself, and nothing may touch it again.
+ *
  * Context: Any context that may call set_direct_map_valid_noflush().
  */
 void folio_restore_direct_map(struct folio *folio)
 {
+	long i;
+
 	if (!can_set_direct_map() || folio_test_highmem(folio))
 		return;
-	folio_restore_direct_map_noflush(folio);
+	if (likely(!folio_contain_hwpoisoned_page(folio))) {
+		folio_restore_direct_map_noflush(folio);
+		return;
+	}
+	for (i = 0; i < folio_nr_pages(folio); i++) {
+		struct page *page = folio_page(folio, i);
+
+		if (!PageHWPoison(page))
+			WARN_ON_ONCE(set_direct_map_valid_noflush(page, 1, true));
+	}
 }
 EXPORT_SYMBOL_FOR_MODULES(folio_restore_direct_map, "kvm");

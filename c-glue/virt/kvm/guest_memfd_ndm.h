@@ -17,7 +17,8 @@ struct folio;
 struct folio *kvm_gmem_alloc_folio(struct inode *inode, pgoff_t index);
 
 /* In guest_memfd_ndm.rs. */
-struct folio *kvm_gmem_ndm_get_folio(struct inode *inode, pgoff_t index);
+struct folio *kvm_gmem_ndm_get_folio(struct inode *inode, pgoff_t index,
+				     bool fault_around);
 long kvm_gmem_ndm_fill(struct inode *inode, pgoff_t start, pgoff_t end);
 
 #endif /* __KVM_GUEST_MEMFD_NDM_H */

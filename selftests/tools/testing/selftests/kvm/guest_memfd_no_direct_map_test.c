@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <linux/bitmap.h>
+#include <linux/elf.h>
 #include <linux/falloc.h>
 /* io_uring.h needs __DECLARE_FLEX_ARRAY(), which tools' linux/types.h lacks. */
 #include <linux/stddef.h>
@@ -21,6 +22,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -368,6 +370,137 @@ TEST(bad_input)
 		TH_LOG("Every VM type offers NO_DIRECT_MAP: only unknown flags were refused");
 }
 
+/*
+ * Preallocation as VMMs do it (QEMU's -mem-prealloc, Firecracker): faulting
+ * every page in hands no page to the kernel, so it works without a direct
+ * map as it does with one. Each way must leave every page of the file
+ * allocated (more pages than one fault creates with its neighbours).
+ */
+#define PREALLOC_PAGES	64
+
+FIXTURE(prealloc) {
+	struct kvm_vm *vm;
+	size_t size;
+	int fd;
+};
+
+FIXTURE_VARIANT(prealloc) {
+	u64 flags;
+};
+
+FIXTURE_VARIANT_ADD(prealloc, plain) {
+	.flags = 0,
+};
+
+FIXTURE_VARIANT_ADD(prealloc, no_direct_map) {
+	.flags = GUEST_MEMFD_FLAG_NO_DIRECT_MAP,
+};
+
+FIXTURE_SETUP(prealloc)
+{
+	u64 flags = GMEM_SHARED | variant->flags;
+
+	if (!kvm_has_cap(KVM_CAP_GUEST_MEMFD_FLAGS) ||
+	    (vm_gmem_flags(VM_TYPE_DEFAULT) & flags) != flags)
+		SKIP(return, "guest_memfd flags 0x%lx are not offered", flags);
+
+	self->size = PREALLOC_PAGES * getpagesize();
+	self->vm = vm_create_barebones();
+	self->fd = vm_create_guest_memfd(self->vm, self->size, flags);
+}
+
+FIXTURE_TEARDOWN(prealloc)
+{
+	if (!self->vm)
+		return;
+	close(self->fd);
+	kvm_vm_free(self->vm);
+}
+
+/* Every page of the file is in its page cache (mincore() of its mapping). */
+static void check_allocated(void *mem, size_t size, const char *how)
+{
+	unsigned char vec[PREALLOC_PAGES];
+	int i, allocated = 0;
+
+	TEST_ASSERT(!mincore(mem, size, vec), "mincore() failed, errno %d", errno);
+	for (i = 0; i < PREALLOC_PAGES; i++)
+		allocated += vec[i] & 1;
+	TEST_ASSERT(allocated == PREALLOC_PAGES, "%s allocated %d of %d pages", how,
+		    allocated, PREALLOC_PAGES);
+}
+
+TEST_F(prealloc, madv_populate_write)
+{
+	void *mem = kvm_mmap(self->size, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd);
+
+	TEST_ASSERT(!madvise(mem, self->size, MADV_POPULATE_WRITE),
+		    "MADV_POPULATE_WRITE failed, errno %d", errno);
+	check_allocated(mem, self->size, "MADV_POPULATE_WRITE");
+	kvm_munmap(mem, self->size);
+}
+
+TEST_F(prealloc, map_populate)
+{
+	void *mem = mmap(NULL, self->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+			 self->fd, 0);
+
+	TEST_ASSERT(mem != MAP_FAILED, "mmap(MAP_POPULATE) failed, errno %d", errno);
+	/* mmap() does not report a failed population: the page cache tells. */
+	check_allocated(mem, self->size, "MAP_POPULATE");
+	kvm_munmap(mem, self->size);
+}
+
+TEST_F(prealloc, mlock)
+{
+	void *mem = kvm_mmap(self->size, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd);
+
+	TEST_ASSERT(!mlock(mem, self->size), "mlock() failed, errno %d", errno);
+	check_allocated(mem, self->size, "mlock()");
+	TEST_ASSERT(!munlock(mem, self->size), "munlock() failed, errno %d", errno);
+	kvm_munmap(mem, self->size);
+}
+
+/*
+ * A fault creates the missing neighbours of its window, but never where a
+ * hole was punched: a page a balloon or free page reporting gave back stays
+ * given back when the guest touches the page next to it.
+ */
+#define HOLE_PAGES	64
+
+TEST(fault_around_leaves_punched_holes)
+{
+	size_t page_size = getpagesize();
+	unsigned char vec[HOLE_PAGES];
+	struct kvm_vm *vm;
+	char *mem;
+	int fd;
+
+	if (!default_vm_has_ndm())
+		SKIP(return, "GUEST_MEMFD_FLAG_NO_DIRECT_MAP is not offered");
+
+	vm = vm_create_barebones();
+	fd = vm_create_guest_memfd(vm, HOLE_PAGES * page_size,
+				   GMEM_SHARED | GUEST_MEMFD_FLAG_NO_DIRECT_MAP);
+	mem = kvm_mmap(HOLE_PAGES * page_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
+
+	mem[4 * page_size] = 1;
+	TEST_ASSERT(!fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			       5 * page_size, 2 * page_size),
+		    "Punching pages 5-6 failed, errno %d", errno);
+	mem[6 * page_size] = 1;
+
+	TEST_ASSERT(!mincore(mem, HOLE_PAGES * page_size, vec),
+		    "mincore() failed, errno %d", errno);
+	TEST_ASSERT(vec[4] & 1, "Page 4 is not in the page cache");
+	TEST_ASSERT(vec[6] & 1, "Page 6 is not in the page cache");
+	TEST_ASSERT(!(vec[5] & 1), "The punched page 5 came back when page 6 was faulted");
+
+	kvm_munmap(mem, HOLE_PAGES * page_size);
+	close(fd);
+	kvm_vm_free(vm);
+}
+
 static u64 meminfo_kb(const char *field)
 {
 	char line[128];
@@ -529,6 +662,187 @@ TEST_F_TIMEOUT(cycles, direct_map_removed_and_restored, 300)
 		    (before - after) >> 10);
 }
 
+/* The physical address of the page mapped at @addr (root: /proc/self/pagemap). */
+static u64 phys_addr_of(void *addr)
+{
+	size_t page_size = getpagesize();
+	u64 entry;
+	int fd;
+
+	fd = open("/proc/self/pagemap", O_RDONLY);
+	TEST_ASSERT(fd >= 0, "open(/proc/self/pagemap) failed, errno %d", errno);
+	TEST_ASSERT(pread(fd, &entry, sizeof(entry),
+			  (unsigned long)addr / page_size * sizeof(entry)) == sizeof(entry),
+		    "Reading /proc/self/pagemap failed, errno %d", errno);
+	close(fd);
+	TEST_ASSERT(entry & BIT_ULL(63), "The page at %p is not present", addr);
+	TEST_ASSERT(entry & GENMASK_ULL(54, 0), "No PFN in /proc/self/pagemap (not root?)");
+	return (entry & GENMASK_ULL(54, 0)) * page_size;
+}
+
+/*
+ * Reads @len bytes at physical address @pa the way kernel code would: through
+ * the direct map, with /proc/kcore (which reads it with
+ * copy_from_kernel_nofault() and gives zeroes where nothing is mapped).
+ * Returns false if /proc/kcore has no RAM segment holding @pa.
+ */
+static bool kernel_read_phys(u64 pa, void *buf, size_t len)
+{
+	struct elf64_phdr phdr;
+	struct elf64_hdr ehdr;
+	bool found = false;
+	int fd, i;
+
+	fd = open("/proc/kcore", O_RDONLY);
+	TEST_ASSERT(fd >= 0, "open(/proc/kcore) failed, errno %d", errno);
+	TEST_ASSERT(pread(fd, &ehdr, sizeof(ehdr), 0) == sizeof(ehdr),
+		    "Reading /proc/kcore's ELF header failed, errno %d", errno);
+	for (i = 0; i < ehdr.e_phnum && !found; i++) {
+		TEST_ASSERT(pread(fd, &phdr, sizeof(phdr), ehdr.e_phoff + i * sizeof(phdr)) ==
+			    sizeof(phdr), "Reading /proc/kcore's program headers failed");
+		if (phdr.p_type != PT_LOAD || phdr.p_paddr == UINT64_MAX ||
+		    pa < phdr.p_paddr || pa + len > phdr.p_paddr + phdr.p_memsz)
+			continue;
+		TEST_ASSERT(pread(fd, buf, len, phdr.p_offset + (pa - phdr.p_paddr)) == len,
+			    "Reading /proc/kcore at PA 0x%lx failed, errno %d", pa, errno);
+		found = true;
+	}
+	close(fd);
+	return found;
+}
+
+#define KERNEL_READ_PAGES	64
+#define KERNEL_READ_MARK	0x6e646d2d67756573ULL
+
+/*
+ * What a kernel read of the direct map finds of guest data: with a direct
+ * map, the data (which shows that the check can see it); without one,
+ * nothing, while the file is open and after it is closed, when its pages are
+ * back in the page allocator.
+ */
+FIXTURE(kernel_read) {
+	struct kvm_vm *vm;
+	size_t size;
+	char *mem;
+	int fd;
+	u64 pa[KERNEL_READ_PAGES];
+};
+
+FIXTURE_VARIANT(kernel_read) {
+	u64 flags;
+};
+
+FIXTURE_VARIANT_ADD(kernel_read, plain) {
+	.flags = 0,
+};
+
+FIXTURE_VARIANT_ADD(kernel_read, no_direct_map) {
+	.flags = GUEST_MEMFD_FLAG_NO_DIRECT_MAP,
+};
+
+FIXTURE_SETUP(kernel_read)
+{
+	size_t page_size = getpagesize();
+	u64 flags = GMEM_SHARED | variant->flags;
+	int fd, i;
+
+	if (!kvm_has_cap(KVM_CAP_GUEST_MEMFD_FLAGS) ||
+	    (vm_gmem_flags(VM_TYPE_DEFAULT) & flags) != flags)
+		SKIP(return, "guest_memfd flags 0x%lx are not offered", flags);
+	/* CONFIG_PROC_KCORE, CAP_SYS_RAWIO, and no lockdown */
+	fd = open("/proc/kcore", O_RDONLY);
+	if (fd < 0)
+		SKIP(return, "cannot read /proc/kcore, errno %d", errno);
+	close(fd);
+
+	self->size = KERNEL_READ_PAGES * page_size;
+	self->vm = vm_create_barebones();
+	self->fd = vm_create_guest_memfd(self->vm, self->size, flags);
+	self->mem = kvm_mmap(self->size, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd);
+	for (i = 0; i < KERNEL_READ_PAGES; i++) {
+		u64 *page = (u64 *)(self->mem + i * page_size);
+		size_t j;
+
+		for (j = 0; j < page_size / sizeof(u64); j++)
+			page[j] = KERNEL_READ_MARK + i;
+		self->pa[i] = phys_addr_of(page);
+	}
+}
+
+FIXTURE_TEARDOWN(kernel_read)
+{
+	if (!self->vm)
+		return;
+	if (self->fd >= 0) {
+		kvm_munmap(self->mem, self->size);
+		close(self->fd);
+	}
+	kvm_vm_free(self->vm);
+}
+
+/* Whether the kernel clears every page it frees, which hides what this test looks for. */
+static bool init_on_free_on(void)
+{
+	char cmdline[4096] = "";
+	FILE *f = fopen("/proc/cmdline", "r");
+
+	if (f) {
+		if (!fgets(cmdline, sizeof(cmdline), f))
+			cmdline[0] = 0;
+		fclose(f);
+	}
+	return strstr(cmdline, "init_on_free=1") || strstr(cmdline, "page_poison=1");
+}
+
+/* How many of the file's pages a kernel read finds the guest's data in. */
+static int pages_with_guest_data(const u64 *pa)
+{
+	u64 word = 0;
+	int i, found = 0;
+
+	for (i = 0; i < KERNEL_READ_PAGES; i++) {
+		TEST_ASSERT(kernel_read_phys(pa[i], &word, sizeof(word)),
+			    "/proc/kcore does not hold PA 0x%lx", pa[i]);
+		found += word == KERNEL_READ_MARK + i;
+	}
+	return found;
+}
+
+TEST_F(kernel_read, while_open)
+{
+	int found = pages_with_guest_data(self->pa);
+
+	TH_LOG("A kernel read found guest data in %d of %d pages", found, KERNEL_READ_PAGES);
+	if (variant->flags & GUEST_MEMFD_FLAG_NO_DIRECT_MAP)
+		TEST_ASSERT(!found, "A kernel read found guest data in %d of %d pages",
+			    found, KERNEL_READ_PAGES);
+	else
+		TEST_ASSERT(found == KERNEL_READ_PAGES,
+			    "A kernel read found guest data in only %d of %d pages",
+			    found, KERNEL_READ_PAGES);
+}
+
+TEST_F(kernel_read, after_close)
+{
+	int found;
+
+	if (debug_pagealloc_on() || init_on_free_on())
+		SKIP(return, "free pages are unmapped or cleared (debug_pagealloc, init_on_free)");
+
+	kvm_munmap(self->mem, self->size);
+	close(self->fd);
+	self->fd = -1;
+	found = pages_with_guest_data(self->pa);
+
+	TH_LOG("After close, a kernel read found guest data in %d of %d freed pages",
+	       found, KERNEL_READ_PAGES);
+	if (variant->flags & GUEST_MEMFD_FLAG_NO_DIRECT_MAP)
+		TEST_ASSERT(!found, "Guest data left in %d of %d freed pages",
+			    found, KERNEL_READ_PAGES);
+	else
+		TEST_ASSERT(found, "The check found no data in freed plain pages either");
+}
+
 #ifdef __x86_64__
 #include "processor.h"
 
@@ -615,6 +929,55 @@ TEST_F(kvm_clock, advances)
 	kvm_vm_free(vm);
 }
 
+#define UNMAPPABLE_GPA	(SZ_4G - SZ_64M)
+#define UNMAPPABLE_SLOT	10
+
+static void guest_set_kvm_clock(gpa_t pvti_gpa)
+{
+	wrmsr(MSR_KVM_SYSTEM_TIME_NEW, pvti_gpa | KVM_MSR_ENABLED);
+	GUEST_SYNC(0);
+	GUEST_DONE();
+}
+
+/*
+ * The fallback through the VMM's mapping is for guest_memfd without a
+ * direct map only: a VM without it whose kvm-clock page KVM cannot map
+ * (here: memfd_secret() memory, which GUP refuses) gets no kvm-clock
+ * update, as without this series.
+ */
+TEST(kvm_clock_unmappable_without_the_flag_is_not_written)
+{
+	size_t page_size = getpagesize();
+	struct pvclock_vcpu_time_info *mem;
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	struct ucall uc;
+	int fd;
+
+	fd = syscall(__NR_memfd_secret, 0);
+	if (fd < 0)
+		SKIP(return, "memfd_secret() failed, errno %d", errno);
+	TEST_ASSERT(!ftruncate(fd, page_size), "ftruncate() failed, errno %d", errno);
+	mem = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	TEST_ASSERT(mem != MAP_FAILED, "mmap() of memfd_secret failed, errno %d", errno);
+	memset(mem, 0, page_size);
+
+	vm = vm_create_with_one_vcpu(&vcpu, guest_set_kvm_clock);
+	vm_set_user_memory_region(vm, UNMAPPABLE_SLOT, 0, UNMAPPABLE_GPA, page_size, mem);
+	vcpu_args_set(vcpu, 1, UNMAPPABLE_GPA);
+
+	vcpu_run(vcpu);
+	TEST_ASSERT_EQ(get_ucall(vcpu, &uc), UCALL_SYNC);
+	TEST_ASSERT(!mem->version && !mem->tsc_to_system_mul,
+		    "KVM wrote kvm-clock into memory it cannot map: version %u",
+		    mem->version);
+	run_guest_to_done(vcpu);
+
+	kvm_vm_free(vm);
+	munmap(mem, page_size);
+	close(fd);
+}
+
 /*
  * Nested virtualization and guest_memfd without a direct map exclude each
  * other, whichever the VM asks for first: SVM or VMX in a vCPU's CPUID after
@@ -656,6 +1019,51 @@ TEST(nested_refused)
 	TEST_ASSERT(fd < 0 && errno == EINVAL,
 		    "NO_DIRECT_MAP next to SVM/VMX should fail with EINVAL, returned %d (errno %d)",
 		    fd, errno);
+	kvm_vm_free(vm);
+}
+
+/*
+ * A guest_memfd without a direct map that could not be created (here: no
+ * file descriptor left) claims nothing: the flag is still offered, and the
+ * VM's vCPUs can still have SVM/VMX.
+ */
+TEST(failed_create_leaves_nesting_allowed)
+{
+	const struct kvm_x86_cpu_feature nested =
+		kvm_cpu_has(X86_FEATURE_SVM) ? X86_FEATURE_SVM : X86_FEATURE_VMX;
+	const u64 ndm = GUEST_MEMFD_FLAG_NO_DIRECT_MAP;
+	struct rlimit old, none;
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	int fd, err, ret;
+
+	if (!default_vm_has_ndm())
+		SKIP(return, "GUEST_MEMFD_FLAG_NO_DIRECT_MAP is not offered");
+	if (!kvm_cpu_has(nested))
+		SKIP(return, "KVM offers neither SVM nor VMX to guests");
+
+	vm = __vm_create(VM_SHAPE_DEFAULT, 1, 0);
+
+	TEST_ASSERT(!getrlimit(RLIMIT_NOFILE, &old), "getrlimit() failed, errno %d", errno);
+	none = old;
+	none.rlim_cur = 0;
+	TEST_ASSERT(!setrlimit(RLIMIT_NOFILE, &none), "setrlimit() failed, errno %d", errno);
+	fd = __vm_create_guest_memfd(vm, getpagesize(), ndm);
+	err = errno;
+	TEST_ASSERT(!setrlimit(RLIMIT_NOFILE, &old), "setrlimit() failed, errno %d", errno);
+	TEST_ASSERT(fd < 0 && err == EMFILE,
+		    "Creating a guest_memfd without a free fd should fail with EMFILE, returned %d (errno %d)",
+		    fd, err);
+
+	TEST_ASSERT(vm_check_cap(vm, KVM_CAP_GUEST_MEMFD_FLAGS) & ndm,
+		    "NO_DIRECT_MAP should still be offered after a failed create");
+	/* No vCPU before: it would have SVM/VMX, and the flag would not be offered. */
+	vcpu = vm_vcpu_add(vm, 0, NULL);
+	cpuid_set_or_clear_feature(vcpu->cpuid, nested, true);
+	ret = __vcpu_set_cpuid(vcpu);
+	TEST_ASSERT(!ret,
+		    "KVM_SET_CPUID2 with SVM/VMX after a failed NO_DIRECT_MAP create should work, returned %d (errno %d)",
+		    ret, errno);
 	kvm_vm_free(vm);
 }
 #endif /* __x86_64__ */

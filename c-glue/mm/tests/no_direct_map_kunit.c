@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * KUnit tests for AS_NO_DIRECT_MAP: folios of such a mapping are out of the
+ * direct map while they are in the page cache, leave it cleared and mapped,
+ * and no other path of mm reads or writes them through the direct map.
+ *
+ * Each test uses an anonymous inode of its own with AS_NO_DIRECT_MAP set, as
+ * an owner would set it; its folios come from folio_alloc().
+ */
+#include <kunit/test.h>
+#include <kunit/visibility.h>
+#include <linux/anon_inodes.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/highmem.h>
+#include <linux/migrate.h>
+#include <linux/mm.h>
+#include <linux/pagemap.h>
+#include <linux/set_memory.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+
+#include <asm/tlbflush.h>
+
+#include "../internal.h"
+
+MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
+
+#define FILL_BYTE	0xa5
+
+static const struct file_operations no_direct_map_test_fops = {};
+
+/* A file whose mapping has AS_NO_DIRECT_MAP; the caller fput()s it. */
+static struct file *no_direct_map_file(struct kunit *test)
+{
+	struct file *file;
+
+	file = anon_inode_create_getfile("no_direct_map_test", &no_direct_map_test_fops,
+					 NULL, O_RDWR, NULL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, file);
+	mapping_set_no_direct_map(file->f_mapping);
+	return file;
+}
+
+KUNIT_DEFINE_ACTION_WRAPPER(fput_wrapper, fput, struct file *);
+
+/* The mapping of a file that is closed when the test ends. */
+static struct address_space *no_direct_map_mapping(struct kunit *test)
+{
+	struct file *file = no_direct_map_file(test);
+
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, fput_wrapper, file), 0);
+	return file->f_mapping;
+}
+
+/* A folio of @order, every byte FILL_BYTE, up to date; we hold its reference. */
+static struct folio *filled_folio(struct kunit *test, unsigned int order)
+{
+	struct folio *folio = folio_alloc(GFP_KERNEL, order);
+
+	KUNIT_ASSERT_NOT_NULL(test, folio);
+	memset(folio_address(folio), FILL_BYTE, folio_size(folio));
+	__folio_mark_uptodate(folio);
+	return folio;
+}
+
+/* Whether every page of @folio can be read through the direct map. */
+static bool folio_readable(struct folio *folio)
+{
+	long i;
+	u8 byte;
+
+	for (i = 0; i < folio_nr_pages(folio); i++) {
+		if (copy_from_kernel_nofault(&byte, folio_address(folio) + i * PAGE_SIZE, 1))
+			return false;
+	}
+	return true;
+}
+
+/* Whether @folio holds only zeroes; it must be readable. */
+static bool folio_cleared(struct folio *folio)
+{
+	return !memchr_inv(folio_address(folio), 0, folio_size(folio));
+}
+
+/* Puts @folio back into the direct map if a failed check left it out, then drops it. */
+static void put_mapped(struct folio *folio)
+{
+	if (!folio_readable(folio))
+		folio_restore_direct_map(folio);
+	folio_put(folio);
+}
+
+/* Whether @mapping has nothing at @index; drops the reference a look-up took. */
+static bool no_entry(struct address_space *mapping, pgoff_t index)
+{
+	void *entry = filemap_get_entry(mapping, index);
+
+	if (entry && !xa_is_value(entry))
+		folio_put(entry);
+	return !entry;
+}
+
+/* Inserts @folio at @index of @mapping and unlocks it; our reference stays ours. */
+static void insert(struct kunit *test, struct address_space *mapping, struct folio *folio,
+		   pgoff_t index)
+{
+	KUNIT_ASSERT_EQ(test, filemap_add_folio(mapping, folio, index, GFP_KERNEL), 0);
+	folio_unlock(folio);
+	KUNIT_EXPECT_FALSE_MSG(test, folio_readable(folio),
+			       "A folio in the page cache is in the direct map");
+}
+
+/*
+ * Truncation: the folio leaves the page cache while we still hold a
+ * reference. It must be back in the direct map and hold none of its data.
+ */
+static void truncated_folio_is_mapped_and_cleared(struct kunit *test)
+{
+	struct address_space *mapping = no_direct_map_mapping(test);
+	struct folio *folio = filled_folio(test, 0);
+
+	insert(test, mapping, folio, 0);
+	truncate_inode_pages(mapping, 0);
+	KUNIT_EXPECT_TRUE(test, folio_readable(folio));
+	if (folio_readable(folio))
+		KUNIT_EXPECT_TRUE_MSG(test, folio_cleared(folio),
+				      "Data left in a folio that left the page cache");
+	put_mapped(folio);
+}
+
+/* The same through invalidate_inode_pages2() (folio_unmap_invalidate()). */
+static void invalidated_folio_is_mapped_and_cleared(struct kunit *test)
+{
+	struct address_space *mapping = no_direct_map_mapping(test);
+	struct folio *folio = filled_folio(test, 0);
+
+	insert(test, mapping, folio, 0);
+	KUNIT_EXPECT_EQ(test, invalidate_inode_pages2(mapping), 0);
+	KUNIT_EXPECT_TRUE(test, no_entry(mapping, 0));
+	KUNIT_EXPECT_TRUE(test, folio_readable(folio));
+	if (folio_readable(folio))
+		KUNIT_EXPECT_TRUE_MSG(test, folio_cleared(folio),
+				      "Data left in a folio that left the page cache");
+	put_mapped(folio);
+}
+
+/*
+ * A poisoned page (memory_failure() may have taken it out of the direct map
+ * itself) is neither mapped again nor written when it leaves the page cache;
+ * its neighbour is handled as usual.
+ */
+static void poisoned_page_stays_out_of_the_direct_map(struct kunit *test)
+{
+	struct address_space *mapping = no_direct_map_mapping(test);
+	struct folio *poisoned = filled_folio(test, 0);
+	struct folio *healthy = filled_folio(test, 0);
+
+	if (!IS_ENABLED(CONFIG_MEMORY_FAILURE))
+		kunit_skip(test, "needs CONFIG_MEMORY_FAILURE");
+
+	insert(test, mapping, poisoned, 0);
+	insert(test, mapping, healthy, 1);
+	SetPageHWPoison(folio_page(poisoned, 0));
+	truncate_inode_pages(mapping, 0);
+
+	KUNIT_EXPECT_FALSE_MSG(test, folio_readable(poisoned),
+			       "A poisoned page went back into the direct map");
+	KUNIT_EXPECT_TRUE(test, folio_readable(healthy));
+	if (folio_readable(healthy))
+		KUNIT_EXPECT_TRUE(test, folio_cleared(healthy));
+
+	/* The test's own page: heal it and give it back mapped. */
+	ClearPageHWPoison(folio_page(poisoned, 0));
+	put_mapped(poisoned);
+	put_mapped(healthy);
+}
+
+/* Pages a failing removal changes before it fails. */
+static unsigned int pages_before_failure;
+
+/*
+ * Removes a folio page by page and fails once pages_before_failure pages
+ * were removed, leaving them removed: what x86's CPA code does when it
+ * cannot allocate a page table for a later chunk.
+ */
+static int set_direct_map_failing(struct folio *folio, bool valid)
+{
+	long i;
+	int err;
+
+	if (valid)
+		return set_direct_map_valid_noflush(folio_page(folio, 0),
+						    folio_nr_pages(folio), true);
+	for (i = 0; i < folio_nr_pages(folio); i++) {
+		err = set_direct_map_valid_noflush(folio_page(folio, i), 1, false);
+		if (err)
+			return err;
+		if (--pages_before_failure == 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+#define BATCH	4
+
+static void failure_at_page_desc(const unsigned int *page, char *desc)
+{
+	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "failure at page %u of %u", *page, BATCH);
+}
+
+static const unsigned int failing_pages[] = { 1, 2, 3, 4 };
+KUNIT_ARRAY_PARAM(failing_page, failing_pages, failure_at_page_desc);
+
+/* A batch that fails at any page leaves every page of every folio mapped. */
+static void failed_batch_leaves_every_page_mapped(struct kunit *test)
+{
+	const unsigned int *failing = test->param_value;
+	struct folio *folios[BATCH];
+	int i;
+
+	for (i = 0; i < BATCH; i++)
+		folios[i] = filled_folio(test, 0);
+
+	pages_before_failure = *failing;
+	KUNIT_EXPECT_EQ(test, __folios_zap_direct_map(folios, BATCH, set_direct_map_failing),
+			-ENOMEM);
+	/* Or a stale TLB entry would make an unmapped page look mapped. */
+	flush_tlb_all();
+	for (i = 0; i < BATCH; i++) {
+		KUNIT_EXPECT_TRUE_MSG(test, folio_readable(folios[i]),
+				      "folio %d is out of the direct map", i);
+		put_mapped(folios[i]);
+	}
+}
+
+/*
+ * Large folios are refused: restoring part of a removed large folio after a
+ * split could need a page table that cannot be allocated.
+ */
+static void large_folio_is_refused(struct kunit *test)
+{
+	struct address_space *mapping = no_direct_map_mapping(test);
+	struct folio *folio = filled_folio(test, 2);
+
+	KUNIT_EXPECT_EQ(test, folio_zap_direct_map(folio), -EINVAL);
+	KUNIT_EXPECT_TRUE(test, folio_readable(folio));
+	if (!folio_readable(folio))
+		folio_restore_direct_map(folio);
+
+	KUNIT_EXPECT_EQ(test, filemap_add_folio(mapping, folio, 0, GFP_KERNEL), -EINVAL);
+	KUNIT_EXPECT_TRUE(test, no_entry(mapping, 0));
+	KUNIT_EXPECT_TRUE(test, folio_readable(folio));
+	truncate_inode_pages(mapping, 0);
+	put_mapped(folio);
+}
+
+/*
+ * Truncating part of a folio must not zero the rest through the direct map
+ * (the whole folio is cleared when it leaves). The file is released at the
+ * end rather than by a deferred action: should the test oops with the folio
+ * locked, nothing waits for that lock.
+ */
+static void partial_truncation_does_not_write(struct kunit *test)
+{
+	struct file *file = no_direct_map_file(test);
+	struct folio *folio = filled_folio(test, 0);
+
+	insert(test, file->f_mapping, folio, 0);
+	truncate_inode_pages_range(file->f_mapping, 100, PAGE_SIZE - 1);
+	KUNIT_EXPECT_PTR_EQ(test, filemap_get_entry(file->f_mapping, 0), (void *)folio);
+	folio_put(folio);	/* the reference filemap_get_entry() took */
+	KUNIT_EXPECT_FALSE(test, folio_readable(folio));
+
+	truncate_inode_pages(file->f_mapping, 0);
+	put_mapped(folio);
+	fput(file);
+}
+
+/*
+ * Migration would copy the folio through the direct map: such folios are
+ * not migrated, and stay where they are, out of the direct map. The file is
+ * released at the end, as above.
+ */
+static void migration_is_refused(struct kunit *test)
+{
+	struct migration_target_control mtc = {
+		.nid = NUMA_NO_NODE,
+		.gfp_mask = GFP_KERNEL,
+	};
+	struct file *file;
+	struct folio *folio;
+	LIST_HEAD(folios);
+	int ret;
+
+	if (!IS_ENABLED(CONFIG_MIGRATION))
+		kunit_skip(test, "needs CONFIG_MIGRATION");
+
+	file = no_direct_map_file(test);
+	folio = filled_folio(test, 0);
+	insert(test, file->f_mapping, folio, 0);
+
+	lru_add_drain_all();
+	KUNIT_ASSERT_TRUE(test, folio_isolate_lru(folio));
+	list_add(&folio->lru, &folios);
+	node_stat_mod_folio(folio, NR_ISOLATED_ANON + folio_is_file_lru(folio),
+			    folio_nr_pages(folio));
+	ret = migrate_pages(&folios, alloc_migration_target, NULL, (unsigned long)&mtc,
+			    MIGRATE_SYNC, MR_SYSCALL, NULL);
+	if (!list_empty(&folios))
+		putback_movable_pages(&folios);
+
+	KUNIT_EXPECT_NE(test, ret, 0);
+	KUNIT_EXPECT_PTR_EQ(test, filemap_get_entry(file->f_mapping, 0), (void *)folio);
+	folio_put(folio);	/* the reference filemap_get_entry() took */
+	KUNIT_EXPECT_FALSE(test, folio_readable(folio));
+
+	truncate_inode_pages(file->f_mapping, 0);
+	put_mapped(folio);
+	fput(file);
+}
+
+static struct kunit_case no_direct_map_test_cases[] = {
+	KUNIT_CASE(truncated_folio_is_mapped_and_cleared),
+	KUNIT_CASE(invalidated_folio_is_mapped_and_cleared),
+	KUNIT_CASE(poisoned_page_stays_out_of_the_direct_map),
+	KUNIT_CASE_PARAM(failed_batch_leaves_every_page_mapped, failing_page_gen_params),
+	KUNIT_CASE(large_folio_is_refused),
+	KUNIT_CASE(partial_truncation_does_not_write),
+	KUNIT_CASE(migration_is_refused),
+	{}
+};
+
+/* Where the direct map cannot change at run time, no mapping gets the rule. */
+static int no_direct_map_test_init(struct kunit *test)
+{
+	if (!can_set_direct_map())
+		kunit_skip(test, "the direct map cannot be changed at run time");
+	return 0;
+}
+
+static struct kunit_suite no_direct_map_test_suite = {
+	.name = "no_direct_map",
+	.init = no_direct_map_test_init,
+	.test_cases = no_direct_map_test_cases,
+};
+
+kunit_test_suite(no_direct_map_test_suite);
+
+MODULE_DESCRIPTION("KUnit tests for AS_NO_DIRECT_MAP");
+MODULE_LICENSE("GPL");
