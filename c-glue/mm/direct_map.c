@@ -141,7 +141,6 @@ int folio_zap_direct_map(struct folio *folio)
 {
 	return folios_zap_direct_map(&folio, 1);
 }
-EXPORT_SYMBOL_FOR_MODULES(folio_zap_direct_map, "kvm");
 
 /**
  * folio_restore_direct_map - Put a folio back into the kernel direct map.
@@ -175,4 +174,3 @@ void folio_restore_direct_map(struct folio *folio)
 			WARN_ON_ONCE(set_direct_map_valid_noflush(page, 1, true));
 	}
 }
-EXPORT_SYMBOL_FOR_MODULES(folio_restore_direct_map, "kvm");

@@ -112,16 +112,19 @@ static void insert(struct kunit *test, struct address_space *mapping, struct fol
 }
 
 /*
- * Truncation: the folio leaves the page cache while we still hold a
- * reference. It must be back in the direct map and hold none of its data.
+ * Takes a folio out of the page cache with @remove while we still hold a
+ * reference: it must be back in the direct map and hold none of its data.
  */
-static void truncated_folio_is_mapped_and_cleared(struct kunit *test)
+static void check_left_mapped_and_cleared(struct kunit *test,
+					  void (*remove)(struct kunit *test,
+							 struct address_space *mapping))
 {
 	struct address_space *mapping = no_direct_map_mapping(test);
 	struct folio *folio = filled_folio(test, 0);
 
 	insert(test, mapping, folio, 0);
-	truncate_inode_pages(mapping, 0);
+	remove(test, mapping);
+	KUNIT_EXPECT_TRUE(test, no_entry(mapping, 0));
 	KUNIT_EXPECT_TRUE(test, folio_readable(folio));
 	if (folio_readable(folio))
 		KUNIT_EXPECT_TRUE_MSG(test, folio_cleared(folio),
@@ -129,20 +132,25 @@ static void truncated_folio_is_mapped_and_cleared(struct kunit *test)
 	put_mapped(folio);
 }
 
-/* The same through invalidate_inode_pages2() (folio_unmap_invalidate()). */
+static void remove_by_truncation(struct kunit *test, struct address_space *mapping)
+{
+	truncate_inode_pages(mapping, 0);
+}
+
+/* folio_unmap_invalidate(), the path of invalidate_inode_pages2() */
+static void remove_by_invalidation(struct kunit *test, struct address_space *mapping)
+{
+	KUNIT_EXPECT_EQ(test, invalidate_inode_pages2(mapping), 0);
+}
+
+static void truncated_folio_is_mapped_and_cleared(struct kunit *test)
+{
+	check_left_mapped_and_cleared(test, remove_by_truncation);
+}
+
 static void invalidated_folio_is_mapped_and_cleared(struct kunit *test)
 {
-	struct address_space *mapping = no_direct_map_mapping(test);
-	struct folio *folio = filled_folio(test, 0);
-
-	insert(test, mapping, folio, 0);
-	KUNIT_EXPECT_EQ(test, invalidate_inode_pages2(mapping), 0);
-	KUNIT_EXPECT_TRUE(test, no_entry(mapping, 0));
-	KUNIT_EXPECT_TRUE(test, folio_readable(folio));
-	if (folio_readable(folio))
-		KUNIT_EXPECT_TRUE_MSG(test, folio_cleared(folio),
-				      "Data left in a folio that left the page cache");
-	put_mapped(folio);
+	check_left_mapped_and_cleared(test, remove_by_invalidation);
 }
 
 /*
@@ -256,6 +264,24 @@ static void large_folio_is_refused(struct kunit *test)
 }
 
 /*
+ * @folio is still at index 0 of @file, out of the direct map; then the file
+ * is truncated and released, and our reference dropped.
+ */
+static void check_kept_and_release(struct kunit *test, struct file *file, struct folio *folio)
+{
+	void *entry = filemap_get_entry(file->f_mapping, 0);
+
+	KUNIT_EXPECT_PTR_EQ(test, entry, (void *)folio);
+	if (entry && !xa_is_value(entry))
+		folio_put(entry);
+	KUNIT_EXPECT_FALSE(test, folio_readable(folio));
+
+	truncate_inode_pages(file->f_mapping, 0);
+	put_mapped(folio);
+	fput(file);
+}
+
+/*
  * Truncating part of a folio must not zero the rest through the direct map
  * (the whole folio is cleared when it leaves). The file is released at the
  * end rather than by a deferred action: should the test oops with the folio
@@ -268,13 +294,7 @@ static void partial_truncation_does_not_write(struct kunit *test)
 
 	insert(test, file->f_mapping, folio, 0);
 	truncate_inode_pages_range(file->f_mapping, 100, PAGE_SIZE - 1);
-	KUNIT_EXPECT_PTR_EQ(test, filemap_get_entry(file->f_mapping, 0), (void *)folio);
-	folio_put(folio);	/* the reference filemap_get_entry() took */
-	KUNIT_EXPECT_FALSE(test, folio_readable(folio));
-
-	truncate_inode_pages(file->f_mapping, 0);
-	put_mapped(folio);
-	fput(file);
+	check_kept_and_release(test, file, folio);
 }
 
 /*
@@ -311,13 +331,7 @@ static void migration_is_refused(struct kunit *test)
 		putback_movable_pages(&folios);
 
 	KUNIT_EXPECT_NE(test, ret, 0);
-	KUNIT_EXPECT_PTR_EQ(test, filemap_get_entry(file->f_mapping, 0), (void *)folio);
-	folio_put(folio);	/* the reference filemap_get_entry() took */
-	KUNIT_EXPECT_FALSE(test, folio_readable(folio));
-
-	truncate_inode_pages(file->f_mapping, 0);
-	put_mapped(folio);
-	fput(file);
+	check_kept_and_release(test, file, folio);
 }
 
 static struct kunit_case no_direct_map_test_cases[] = {

@@ -401,25 +401,44 @@ mod tests {
         ret == 0
     }
 
-    fn restore(folio: &NewFolio) {
-        // SAFETY: The folio is ours; it was removed from the direct map by the test.
-        unsafe { bindings::folio_restore_direct_map(folio.0.as_ptr()) };
+    /// Inserts the (removed) `folios` at indices 0.. of `file`, then takes them out of the page
+    /// cache again, which puts them back into the direct map. Returns them with our references.
+    fn insert_and_truncate(
+        file: &TestFile,
+        folios: KVec<NewFolio>,
+    ) -> Result<KVec<*mut bindings::folio>> {
+        let mut inserted = KVec::with_capacity(folios.len(), GFP_KERNEL)?;
+        for (index, folio) in (0..).zip(folios) {
+            let folio = folio.insert(&file.inode(), index)?;
+            // SAFETY: A successful insertion returns the folio locked, with our reference.
+            unsafe { bindings::folio_unlock(folio) };
+            inserted.push(folio, GFP_KERNEL)?;
+        }
+        // SAFETY: The mapping is live.
+        unsafe { bindings::truncate_inode_pages(file.mapping(), 0) };
+        Ok(inserted)
     }
 
     #[test]
-    fn removed_folio_cannot_be_read_until_restored() -> Result {
-        let mut folios = [test_folio()?];
+    fn removed_folio_cannot_be_read_until_it_leaves_the_page_cache() -> Result {
+        let file = TestFile::new()?;
+        let mut folios = KVec::with_capacity(1, GFP_KERNEL)?;
+        folios.push(test_folio()?, GFP_KERNEL)?;
         let raw = folios[0].0.as_ptr();
         assert!(readable(raw));
         zap_direct_map(&mut folios)?;
         assert!(!readable(raw));
-        restore(&folios[0]);
-        assert!(readable(raw));
+        for folio in insert_and_truncate(&file, folios)? {
+            assert!(readable(folio));
+            // SAFETY: Drops the reference the insertion returned.
+            unsafe { bindings::folio_put(folio) };
+        }
         Ok(())
     }
 
     #[test]
     fn batch_is_removed_with_one_flush() -> Result {
+        let file = TestFile::new()?;
         let mut folios = KVec::with_capacity(FILL_BATCH, GFP_KERNEL)?;
         for _ in 0..FILL_BATCH {
             folios.push(test_folio()?, GFP_KERNEL)?;
@@ -429,8 +448,11 @@ mod tests {
         assert_eq!(ZAP_BATCHES.load(Ordering::Relaxed), before + 1);
         for folio in folios.iter() {
             assert!(!readable(folio.0.as_ptr()));
-            restore(folio);
-            assert!(readable(folio.0.as_ptr()));
+        }
+        for folio in insert_and_truncate(&file, folios)? {
+            assert!(readable(folio));
+            // SAFETY: Drops the reference the insertion returned.
+            unsafe { bindings::folio_put(folio) };
         }
         Ok(())
     }
