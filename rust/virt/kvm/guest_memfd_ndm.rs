@@ -402,33 +402,48 @@ mod tests {
     }
 
     /// Inserts the (removed) `folios` at indices 0.. of `file`, then takes them out of the page
-    /// cache again, which puts them back into the direct map. Returns them with our references.
+    /// cache again, which puts them back into the direct map. The inserted folios are pushed to
+    /// `inserted` (allocated by the caller before the removal, with room for all) with our
+    /// references. Every folio goes to [`NewFolio::insert`], which leaves it mapped if it fails,
+    /// so none is dropped while out of the direct map; the first error is returned.
     fn insert_and_truncate(
         file: &TestFile,
         folios: KVec<NewFolio>,
-    ) -> Result<KVec<*mut bindings::folio>> {
-        let mut inserted = KVec::with_capacity(folios.len(), GFP_KERNEL)?;
+        inserted: &mut KVec<*mut bindings::folio>,
+    ) -> Result {
+        let mut result = Ok(());
         for (index, folio) in (0..).zip(folios) {
-            let folio = folio.insert(&file.inode(), index)?;
-            // SAFETY: A successful insertion returns the folio locked, with our reference.
-            unsafe { bindings::folio_unlock(folio) };
-            inserted.push(folio, GFP_KERNEL)?;
+            match folio.insert(&file.inode(), index) {
+                Ok(folio) => {
+                    // SAFETY: A successful insertion returns the folio locked, with our reference.
+                    unsafe { bindings::folio_unlock(folio) };
+                    // There is room: this does not allocate. Should it fail, the reference leaks.
+                    let _ = inserted.push(folio, GFP_KERNEL);
+                }
+                Err(e) => {
+                    if result.is_ok() {
+                        result = Err(e);
+                    }
+                }
+            }
         }
         // SAFETY: The mapping is live.
         unsafe { bindings::truncate_inode_pages(file.mapping(), 0) };
-        Ok(inserted)
+        result
     }
 
     #[test]
     fn removed_folio_cannot_be_read_until_it_leaves_the_page_cache() -> Result {
         let file = TestFile::new()?;
+        let mut inserted = KVec::with_capacity(1, GFP_KERNEL)?;
         let mut folios = KVec::with_capacity(1, GFP_KERNEL)?;
         folios.push(test_folio()?, GFP_KERNEL)?;
         let raw = folios[0].0.as_ptr();
         assert!(readable(raw));
         zap_direct_map(&mut folios)?;
         assert!(!readable(raw));
-        for folio in insert_and_truncate(&file, folios)? {
+        insert_and_truncate(&file, folios, &mut inserted)?;
+        for &folio in inserted.iter() {
             assert!(readable(folio));
             // SAFETY: Drops the reference the insertion returned.
             unsafe { bindings::folio_put(folio) };
@@ -439,6 +454,7 @@ mod tests {
     #[test]
     fn batch_is_removed_with_one_flush() -> Result {
         let file = TestFile::new()?;
+        let mut inserted = KVec::with_capacity(FILL_BATCH, GFP_KERNEL)?;
         let mut folios = KVec::with_capacity(FILL_BATCH, GFP_KERNEL)?;
         for _ in 0..FILL_BATCH {
             folios.push(test_folio()?, GFP_KERNEL)?;
@@ -449,7 +465,8 @@ mod tests {
         for folio in folios.iter() {
             assert!(!readable(folio.0.as_ptr()));
         }
-        for folio in insert_and_truncate(&file, folios)? {
+        insert_and_truncate(&file, folios, &mut inserted)?;
+        for &folio in inserted.iter() {
             assert!(readable(folio));
             // SAFETY: Drops the reference the insertion returned.
             unsafe { bindings::folio_put(folio) };
