@@ -626,8 +626,8 @@ TEST_F_TIMEOUT(cycles, no_memory_lost, 600)
 	munmap(p, populate);
 }
 
-/* debug_pagealloc unmaps free pages from the direct map as well. */
-static bool debug_pagealloc_on(void)
+/* Whether the kernel command line holds @param. */
+static bool cmdline_has(const char *param)
 {
 	char cmdline[4096] = "";
 	FILE *f = fopen("/proc/cmdline", "r");
@@ -637,7 +637,13 @@ static bool debug_pagealloc_on(void)
 			cmdline[0] = 0;
 		fclose(f);
 	}
-	return strstr(cmdline, "debug_pagealloc=on") || strstr(cmdline, "debug_pagealloc=1");
+	return strstr(cmdline, param);
+}
+
+/* debug_pagealloc unmaps free pages from the direct map as well. */
+static bool debug_pagealloc_on(void)
+{
+	return cmdline_has("debug_pagealloc=on") || cmdline_has("debug_pagealloc=1");
 }
 
 #define DIRECT_MAP_SIZE	SZ_64M
@@ -805,15 +811,7 @@ FIXTURE_TEARDOWN(kernel_read)
 /* Whether the kernel clears every page it frees, which hides what this test looks for. */
 static bool init_on_free_on(void)
 {
-	char cmdline[4096] = "";
-	FILE *f = fopen("/proc/cmdline", "r");
-
-	if (f) {
-		if (!fgets(cmdline, sizeof(cmdline), f))
-			cmdline[0] = 0;
-		fclose(f);
-	}
-	return strstr(cmdline, "init_on_free=1") || strstr(cmdline, "page_poison=1");
+	return cmdline_has("init_on_free=1") || cmdline_has("page_poison=1");
 }
 
 /* How many of the file's pages a kernel read finds the guest's data in. */
