@@ -5,7 +5,7 @@ CI := ci
 
 .PHONY: all help deps base patches check sync checkpatch apply-check build arm64 selftests \
 	boot kunit dmesg summary bisect refresh clean \
-	mails apply apply-conflict check-mails other-base bench check-debug
+	mails apply apply-conflict check-mails other-base bench check-debug test
 
 all: deps base patches ## install what is missing, then regenerate patches/ (the default)
 
@@ -26,6 +26,9 @@ check: ## prove the series: all stages below, then "N passed, N failed, N skippe
 
 check-debug: all ## the series on a debug kernel: lockdep, DEBUG_VM, debug_pagealloc, KFENCE, kmemleak, fault injection, stress (see README)
 	@$(CI)/check-debug.sh
+
+test: ## developers: T=<collection>:<test> [CASE=fixture.variant.case]: build what is stale, boot, run just that, print its TAP
+	@$(CI)/test-one.sh
 
 mails: ## the mails b4 send would send, in build/mails (AUTHOR="Name <mail>", SIGNOFF=); see README
 	@$(CI)/make-mails.sh

@@ -25,10 +25,11 @@ cat >"$out/run.sh" <<-RUN
 RUN
 chmod +x "$out/run.sh"
 echo "bench: virtme-ng under TCG, $reps repetitions (about $((20 * reps)) s)"
+vng_shares
 timeout --kill-after=30 1200 \
 	vng --run "$KOUT/arch/x86/boot/bzImage" --disable-kvm --disable-microvm \
 	--qemu-opts="-cpu max,vendor=AuthenticAMD" \
-	--cpus 2 --memory 4G --user root --rwdir="$out/guest" \
+	--cpus 2 --memory 4G --user root "${shares[@]}" --rwdir="$out/guest" \
 	--exec "$out/run.sh" </dev/null >"$LOGS/bench-boot.log" 2>&1 || true
 [ "$(cat "$out/guest/rc" 2>/dev/null)" = 0 ] || {
 	tail -20 "$out/guest/samples.txt" >&2 || true

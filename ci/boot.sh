@@ -17,11 +17,12 @@ image=$KOUT/arch/x86/boot/bzImage
 [ -x "$BUILD/kselftest/run_kselftest.sh" ] || die "no selftests installed: run 'make selftests'"
 
 echo "boot: virtme-ng under TCG, selftests inside (log: $log)"
+vng_shares
 rc=0
 timeout --kill-after=30 "${BOOT_TIMEOUT:-1800}" \
 	vng --run "$image" --disable-kvm --disable-microvm \
 	--qemu-opts="-cpu max,vendor=AuthenticAMD" \
-	--cpus 2 --memory 4G --user root --rwdir="$out" ${BOOT_VERBOSE:+--verbose} \
+	--cpus 2 --memory 4G --user root "${shares[@]}" --rwdir="$out" ${BOOT_VERBOSE:+--verbose} \
 	--append "log_buf_len=16M ${BOOT_APPEND:-}" \
 	--exec "${GUEST_RUN:-$REPO_DIR/ci/guest-run.sh $out $BUILD/kselftest $REPO_DIR/ci/selftests.txt}" \
 	</dev/null >"$log" 2>&1 || rc=$?

@@ -34,6 +34,19 @@ export LOGS=$BUILD/logs
 export TREE=${TREE:-$BUILD/linux}
 export KOUT=${KOUT:-$BUILD/kernel}
 
+# virtme-ng mounts tmpfs over /tmp and /var/tmp in its guest, which hides a clone (or a
+# build directory) there: vng_shares fills the array "shares" with the --rwdir options
+# that show them to the guest again at the same path.
+vng_shares() {
+	local d
+	shares=()
+	for d in "$REPO_DIR" "$BUILD"; do
+		case "$d/" in
+		/tmp/* | /var/tmp/*) shares+=("--rwdir=$d") ;;
+		esac
+	done
+}
+
 export CCACHE_BASEDIR=$REPO_DIR
 export CCACHE_NOHASHDIR=1
 export CCACHE_MAXSIZE=10G

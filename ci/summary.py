@@ -21,6 +21,7 @@ import sys
 repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 build = os.environ.get("BUILD", os.path.join(repo, "build"))
 results = []  # (status, name)
+reasons = {}  # name of a failed result -> the lines its log gave before "not ok"
 
 
 def add(status, name):
@@ -66,6 +67,29 @@ def subtests(test):
     return tap_results(os.path.join(build, "guest", "tests", test), SUB)
 
 
+RUN = re.compile(r"^# #\s+RUN\s+(\S+)")
+
+
+def failure_lines(test):
+    """Case name -> the log lines between its "RUN" and its "not ok" (the
+    harness's assertion messages), from the test's own log."""
+    path = os.path.join(build, "guest", "tests", test)
+    found, lines = {}, []
+    if os.path.exists(path):
+        with open(path, errors="replace") as f:
+            for line in f:
+                line = line.rstrip("\n")
+                if RUN.match(line):
+                    lines = []
+                    continue
+                m = SUB.match(line)
+                if m and m.group(1) == "not ok":
+                    found[re.sub(r"\s*#.*", "", m.group(2))] = lines[-8:]
+                elif not m:
+                    lines.append(line)
+    return found
+
+
 def read_selftests():
     with open(os.path.join(repo, "ci", "selftests.txt")) as f:
         listed = [l.strip() for l in f if l.strip() and not l.startswith("#")]
@@ -79,8 +103,11 @@ def read_selftests():
                     continue
                 test = f"{m.group(2)}:{m.group(3)}"
                 seen.add(test)
+                why = failure_lines(m.group(3))
                 for status, name in subtests(m.group(3)):
                     add(*checked_skip(m.group(3), status, f"selftest {test}: {name}"))
+                    if status == "fail" and why.get(name):
+                        reasons[f"selftest {test}: {name}"] = why[name]
                 add(*checked_skip(m.group(3), status_of(m.group(1), m.group(4)),
                                   f"selftest {test}"))
     for test in listed:
@@ -215,6 +242,10 @@ def main():
         counts[status] += 1
         tests += not name.startswith("stage ")
         print(f"{status.upper():4}  {name}")
+    for name, lines in reasons.items():
+        print(f"why {name} failed:")
+        for line in lines:
+            print(f"    {line}")
     print(f"{counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped")
     if debug:
         print(f"debug kernel: {tests} tests run, {injected_failures()} injected failures, "
