@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Folios: the unit in which mm allocates and caches memory.
+//!
+//! C headers: [`include/linux/mm.h`](srctree/include/linux/mm.h),
+//! [`include/linux/pagemap.h`](srctree/include/linux/pagemap.h)
+//!
+//! A folio goes through states that decide what may be done with it. Each is a type here:
+//! [`NewFolio`] is a folio that only its owner knows of, which may be written without its lock;
+//! [`LockedFolio`] is a folio whose lock is held, which unlocks it when dropped. All hold a
+//! reference, as does [`ARef<Folio>`].
+
+use crate::{
+    alloc::{AllocError, Flags},
+    bindings,
+    sync::aref::{ARef, AlwaysRefCounted},
+    types::Opaque,
+};
+use core::{mem::ManuallyDrop, ops::Deref, ptr::NonNull};
+
+/// A folio.
+///
+/// # Invariants
+///
+/// Instances of this type are always reference-counted: a call to `folio_get()` keeps the folio
+/// allocated at least until the matching call to `folio_put()`.
+#[repr(transparent)]
+pub struct Folio(Opaque<bindings::folio>);
+
+// SAFETY: A folio's reference count is atomic, and it may be released from any thread.
+unsafe impl Send for Folio {}
+
+// SAFETY: The methods of `Folio` that take `&self` may be called from several threads at once.
+unsafe impl Sync for Folio {}
+
+// SAFETY: By the type invariants, instances are reference-counted with `folio_get()` and
+// `folio_put()`.
+unsafe impl AlwaysRefCounted for Folio {
+    #[inline]
+    fn inc_ref(&self) {
+        // SAFETY: The folio is live as long as `self` is.
+        unsafe { bindings::folio_get(self.as_raw()) };
+    }
+
+    #[inline]
+    unsafe fn dec_ref(obj: NonNull<Self>) {
+        // SAFETY: The caller gives up a reference it owns.
+        unsafe { bindings::folio_put(obj.cast().as_ptr()) };
+    }
+}
+
+impl Folio {
+    /// Returns a reference to the folio `ptr` points to.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` points to a folio that stays allocated for `'a`.
+    #[inline]
+    pub unsafe fn from_raw<'a>(ptr: *mut bindings::folio) -> &'a Self {
+        // SAFETY: `Folio` is a transparent wrapper of `struct folio`, and the caller guarantees
+        // that the folio lives long enough.
+        unsafe { &*ptr.cast() }
+    }
+
+    /// Returns the raw `struct folio` pointer.
+    #[inline]
+    pub fn as_raw(&self) -> *mut bindings::folio {
+        self.0.get()
+    }
+
+    /// The size of the folio in bytes.
+    #[inline]
+    pub fn size(&self) -> usize {
+        // SAFETY: The folio is live as long as `self` is.
+        unsafe { bindings::folio_size(self.as_raw()) }
+    }
+}
+
+/// Takes ownership of the reference `ptr` carries.
+///
+/// # Safety
+///
+/// `ptr` points to a folio and the caller owns a reference to it.
+unsafe fn aref_from_raw(ptr: NonNull<bindings::folio>) -> ARef<Folio> {
+    // SAFETY: `Folio` is a transparent wrapper of `struct folio`; the caller gives us a
+    // reference.
+    unsafe { ARef::from_raw(ptr.cast()) }
+}
+
+/// A folio that only its owner knows of: in no page cache, mapped by no one, unlocked.
+///
+/// Its owner may write it without taking its lock. Dropping it drops the owner's reference,
+/// which frees it.
+///
+/// # Invariants
+///
+/// `self.0` is a folio in no page cache and no page table, not locked, whose only user is the
+/// owner of this value.
+pub struct NewFolio(ARef<Folio>);
+
+impl NewFolio {
+    /// Allocates an order-0 folio with the allocation flags `flags`.
+    pub fn alloc(flags: Flags) -> Result<Self, AllocError> {
+        // SAFETY: Allocating a folio has no precondition.
+        let folio = unsafe { bindings::folio_alloc(flags.as_raw(), 0) };
+        let folio = NonNull::new(folio).ok_or(AllocError)?;
+        // SAFETY: A folio just allocated comes with a reference that is ours.
+        // INVARIANT: Nobody else knows of a folio just allocated.
+        Ok(Self(unsafe { aref_from_raw(folio) }))
+    }
+
+    /// Takes ownership of a folio that a C allocator returned.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` points to a folio that the caller allocated and owns a reference to, in no page cache
+    /// and no page table, not locked, known to no one else.
+    pub unsafe fn from_raw(ptr: NonNull<bindings::folio>) -> Self {
+        // SAFETY: The caller gives us its reference.
+        // INVARIANT: The caller guarantees that the folio is new.
+        Self(unsafe { aref_from_raw(ptr) })
+    }
+
+    /// Fills the folio with zeroes and marks it up to date.
+    pub fn zero(&mut self) {
+        let folio = self.0.as_raw();
+        // SAFETY: By the type invariants nobody else uses the folio, so it may be written without
+        // its lock and marked up to date non-atomically.
+        unsafe {
+            bindings::folio_zero_range(folio, 0, self.0.size());
+            bindings::__folio_mark_uptodate(folio);
+        }
+    }
+
+    /// Gives up ownership, returning the reference; the folio stays new.
+    ///
+    /// For the abstractions that hand a new folio to C, which takes the reference.
+    pub(crate) fn into_raw(self) -> NonNull<bindings::folio> {
+        ARef::into_raw(self.0).cast()
+    }
+}
+
+impl Deref for NewFolio {
+    type Target = Folio;
+
+    fn deref(&self) -> &Folio {
+        &self.0
+    }
+}
+
+/// A folio whose lock is held, with a reference. Dropping it unlocks the folio, then drops the
+/// reference.
+///
+/// # Invariants
+///
+/// The lock of `self.0` is held on behalf of this value.
+pub struct LockedFolio(ARef<Folio>);
+
+impl LockedFolio {
+    /// Takes ownership of a locked folio and of a reference to it.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` points to a folio whose lock the caller holds and gives up, and the caller owns a
+    /// reference to it.
+    pub unsafe fn from_raw(ptr: NonNull<bindings::folio>) -> Self {
+        // SAFETY: The caller gives us its reference.
+        // INVARIANT: The caller gives us the lock.
+        Self(unsafe { aref_from_raw(ptr) })
+    }
+
+    /// Gives up the lock and the reference, for C code that takes both over.
+    pub fn into_raw(self) -> NonNull<bindings::folio> {
+        let this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never used or dropped again, so its reference moves out exactly once.
+        let folio = unsafe { core::ptr::read(&this.0) };
+        ARef::into_raw(folio).cast()
+    }
+}
+
+impl Deref for LockedFolio {
+    type Target = Folio;
+
+    fn deref(&self) -> &Folio {
+        &self.0
+    }
+}
+
+impl Drop for LockedFolio {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariants we hold the lock; the reference in `self.0` keeps the
+        // folio allocated until after this.
+        unsafe { bindings::folio_unlock(self.0.as_raw()) };
+    }
+}

@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! KUnit tests of `guest_memfd_ndm.rs`.
+//!
+//! They run the code on a file of their own whose mapping has `AS_NO_DIRECT_MAP`, with folios
+//! allocated without a memory policy, and count the kernel TLB flushes where they happen: a
+//! kprobe on `flush_tlb_kernel_range()` that counts only the calls of the test's own task, so
+//! that a VM running beside the tests does not change the count.
+
+use kernel::prelude::*;
+
+#[kunit_tests(kvm_gmem_no_direct_map)]
+mod tests {
+    use super::super::*;
+    use core::{
+        pin::Pin,
+        ptr::{self, NonNull},
+        sync::atomic::{AtomicPtr, AtomicUsize, Ordering},
+    };
+    use kernel::{
+        alloc::flags::GFP_KERNEL,
+        error::from_err_ptr,
+        ffi::c_int,
+        mm::{direct_map::folio_in_direct_map, folio::Folio},
+        sync::aref::ARef,
+        task::Task,
+    };
+
+    /// Calls of `flush_tlb_kernel_range()` by [`FLUSHING_TASK`] since it was set.
+    static FLUSHES: AtomicUsize = AtomicUsize::new(0);
+    /// The task whose flushes [`FLUSHES`] counts.
+    static FLUSHING_TASK: AtomicPtr<bindings::task_struct> = AtomicPtr::new(ptr::null_mut());
+
+    /// The kprobe's handler: counts a flush of the task under test.
+    ///
+    /// # Safety
+    ///
+    /// Called by the kprobe core only.
+    unsafe extern "C" fn count_flush(
+        _probe: *mut bindings::kprobe,
+        _regs: *mut bindings::pt_regs,
+    ) -> c_int {
+        if Task::current_raw() == FLUSHING_TASK.load(Ordering::Relaxed) {
+            FLUSHES.fetch_add(1, Ordering::Relaxed);
+        }
+        0
+    }
+
+    /// Counts the kernel TLB flushes of the current task while it lives.
+    struct FlushCount(Pin<KBox<bindings::kprobe>>);
+
+    impl FlushCount {
+        fn start() -> Result<Self> {
+            // SAFETY: An all-zero kprobe is a valid, unregistered one.
+            let mut probe = KBox::pin(
+                unsafe { core::mem::zeroed::<bindings::kprobe>() },
+                GFP_KERNEL,
+            )?;
+            // SAFETY: The kprobe is not registered yet, and not moved: it is pinned.
+            let raw = unsafe { Pin::get_unchecked_mut(probe.as_mut()) };
+            raw.symbol_name = c"flush_tlb_kernel_range".as_char_ptr();
+            raw.pre_handler = Some(count_flush);
+            FLUSHING_TASK.store(Task::current_raw(), Ordering::Relaxed);
+            FLUSHES.store(0, Ordering::Relaxed);
+            // SAFETY: The kprobe is pinned and stays registered until `self` is dropped.
+            kernel::error::to_result(unsafe { bindings::register_kprobe(raw) })?;
+            Ok(Self(probe))
+        }
+
+        /// Flushes counted so far.
+        fn get(&self) -> usize {
+            FLUSHES.load(Ordering::Relaxed)
+        }
+    }
+
+    impl Drop for FlushCount {
+        fn drop(&mut self) {
+            // SAFETY: The kprobe was registered by `start`; it is pinned.
+            unsafe { bindings::unregister_kprobe(Pin::get_unchecked_mut(self.0.as_mut())) };
+            FLUSHING_TASK.store(ptr::null_mut(), Ordering::Relaxed);
+        }
+    }
+
+    /// An empty file with `AS_NO_DIRECT_MAP` on its mapping, closed on drop.
+    struct TestFile(NonNull<bindings::file>);
+
+    /// File operations for [`TestFile`]: none.
+    struct TestFops(bindings::file_operations);
+
+    // SAFETY: The operations are never written; files only read their (null) entries.
+    unsafe impl Sync for TestFops {}
+
+    static TEST_FOPS: TestFops = TestFops(
+        // SAFETY: All-zero file operations are valid: every operation is absent.
+        unsafe { core::mem::zeroed() },
+    );
+
+    /// Allocates as the memory policy would, but without one.
+    fn alloc_without_policy(_index: PageIndex) -> Result<NewFolio> {
+        Ok(NewFolio::alloc(GFP_KERNEL)?)
+    }
+
+    impl TestFile {
+        /// A file of `pages` pages.
+        fn new(pages: PageIndex) -> Result<Self> {
+            // SAFETY: The name is a C string and the operations are 'static.
+            let file = from_err_ptr(unsafe {
+                bindings::anon_inode_create_getfile(
+                    c"kvm_gmem_ndm_test".as_char_ptr(),
+                    &TEST_FOPS.0,
+                    ptr::null_mut(),
+                    bindings::O_RDWR as i32,
+                    ptr::null(),
+                )
+            })?;
+            let file = TestFile(NonNull::new(file).ok_or(ENOMEM)?);
+            let size = i64::try_from(pages << kernel::page::PAGE_SHIFT)?;
+            // SAFETY: The file is live and only this test uses it; its mapping has no folio yet.
+            // On 64-bit, i_size_write() is this plain store.
+            unsafe {
+                bindings::mapping_set_no_direct_map(file.mapping().as_raw());
+                (*(*file.0.as_ptr()).f_inode).i_size = size;
+            }
+            Ok(file)
+        }
+
+        fn mapping(&self) -> &AddressSpace {
+            // SAFETY: The file, and so its mapping, is live until dropped.
+            unsafe { AddressSpace::from_raw((*self.0.as_ptr()).f_mapping) }
+        }
+
+        /// The file as the code under test sees a guest_memfd.
+        fn gmem(&self) -> Result<Gmem<'_>> {
+            // SAFETY: The file is live until dropped.
+            let size = unsafe { (*(*self.0.as_ptr()).f_inode).i_size } >> kernel::page::PAGE_SHIFT;
+            Gmem::new(
+                self.mapping(),
+                PageIndex::try_from(size)?,
+                &alloc_without_policy,
+            )
+        }
+
+        /// Takes every folio out of the page cache, which puts it back into the direct map.
+        fn truncate(&self) {
+            // SAFETY: The mapping is live.
+            unsafe { bindings::truncate_inode_pages(self.mapping().as_raw(), 0) };
+        }
+    }
+
+    impl Drop for TestFile {
+        fn drop(&mut self) {
+            self.truncate();
+            // SAFETY: We hold the reference that anon_inode_create_getfile() returned.
+            unsafe { bindings::fput(self.0.as_ptr()) };
+        }
+    }
+
+    /// The folio at `index`, if any, with a reference.
+    fn folio_at(file: &TestFile, index: PageIndex) -> Option<ARef<Folio>> {
+        file.mapping()
+            .lock_folio(index)
+            .ok()
+            .map(|locked| ARef::from(&*locked))
+    }
+
+    #[test]
+    fn removed_folio_is_out_of_the_direct_map_until_it_leaves_the_page_cache() -> Result {
+        let file = TestFile::new(1)?;
+        let gmem = file.gmem()?;
+        let folio = get_folio(&gmem, 0, false)?;
+        let held = ARef::from(&*folio);
+        drop(folio);
+        assert!(!folio_in_direct_map(&held));
+        file.truncate();
+        assert!(folio_in_direct_map(&held));
+        Ok(())
+    }
+
+    #[test]
+    fn fill_removes_a_batch_with_one_flush() -> Result {
+        let n = FILL_BATCH as PageIndex;
+        let file = TestFile::new(2 * n)?;
+        let gmem = file.gmem()?;
+        let count = FlushCount::start()?;
+        assert_eq!(fill(&gmem, 0, 2 * n)?, n);
+        assert_eq!(count.get(), 1);
+        for index in 0..2 * n {
+            let folio = folio_at(&file, index);
+            assert_eq!(folio.is_some(), index < n);
+            if let Some(folio) = folio {
+                assert!(!folio_in_direct_map(&folio));
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn filling_a_full_range_flushes_nothing() -> Result {
+        let file = TestFile::new(4)?;
+        let gmem = file.gmem()?;
+        fill(&gmem, 0, 4)?;
+        let count = FlushCount::start()?;
+        assert_eq!(fill(&gmem, 0, 4)?, 4);
+        assert_eq!(count.get(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn fault_around_window_is_aligned_and_cut_at_the_size() {
+        let n = FAULT_AROUND;
+        assert_eq!(fault_around_window(0, 10 * n), (0, n));
+        assert_eq!(fault_around_window(n + 3, 10 * n), (n, 2 * n));
+        assert_eq!(
+            fault_around_window(9 * n + 1, 9 * n + 2),
+            (9 * n, 9 * n + 2)
+        );
+        // Never without the index itself, even past the size.
+        assert_eq!(fault_around_window(n + 1, 0), (n, n + 2));
+    }
+
+    #[test]
+    fn fault_creates_its_window_with_one_flush() -> Result {
+        let n = FAULT_AROUND;
+        let file = TestFile::new(2 * n + n / 2)?;
+        let gmem = file.gmem()?;
+        let count = FlushCount::start()?;
+
+        let folio = get_folio(&gmem, n + 1, true)?;
+        assert_eq!(count.get(), 1);
+        assert!(!folio_in_direct_map(&folio));
+        drop(folio);
+        for index in 0..2 * n + n / 2 {
+            assert_eq!(
+                folio_at(&file, index).is_some(),
+                (n..2 * n).contains(&index)
+            );
+        }
+
+        // The last window stops at the end of the file; a fault on a created folio creates
+        // nothing.
+        drop(get_folio(&gmem, 2 * n, true)?);
+        drop(get_folio(&gmem, n, true)?);
+        assert_eq!(count.get(), 2);
+        for index in n..2 * n + n / 2 {
+            let folio = folio_at(&file, index);
+            assert!(folio.is_some_and(|folio| !folio_in_direct_map(&folio)));
+        }
+        assert!(folio_at(&file, 2 * n + n / 2).is_none());
+        Ok(())
+    }
+}
