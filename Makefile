@@ -78,7 +78,7 @@ dmesg: ## stage: fail on warnings, bugs or reports in the guest's kernel log
 summary: ## print the results of the last run, counts last
 	@$(CI)/summary.py
 
-bisect: ## developers: every patch builds with KVM=m, KVM=y and RUST=n (not in CI: long)
+bisect: ## developers: every patch builds with KVM=m, KVM=y and RUST=n (not in CI: long); PATCHES=11-14: only those
 	@$(CI)/bisect.sh
 
 refresh: ## developers: write commits base..FROM of build/linux back into the sources

@@ -3,6 +3,7 @@
 # CONFIG_KVM=m, CONFIG_KVM=y and CONFIG_RUST=n (each ci/kernel.config plus one change),
 # each in its own output directory build/bisect-<name>. For developers: it takes
 # three kernel builds per patch, so CI does not run it.
+# PATCHES=a-b (1-based, e.g. PATCHES=11-14, or PATCHES=22): only those patches.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -22,6 +23,12 @@ CONFIG_KVM_AMD=m"
 
 commits=$(git -C "$TREE" rev-list --reverse base..series)
 [ -n "$commits" ] || { echo "bisect: the series has no patches"; exit 0; }
+if [ -n "${PATCHES:-}" ]; then
+	first=${PATCHES%-*}
+	last=${PATCHES#*-}
+	commits=$(echo "$commits" | sed -n "${first},${last}p")
+	[ -n "$commits" ] || die "PATCHES=$PATCHES names no patch of the series"
+fi
 for name in kvm-m kvm-y no-rust; do
 	out=$BUILD/bisect-$name
 	mkdir -p "$out"

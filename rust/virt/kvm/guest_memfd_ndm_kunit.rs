@@ -13,7 +13,6 @@ use kernel::prelude::*;
 mod tests {
     use super::super::*;
     use core::{
-        pin::Pin,
         ptr::{self, NonNull},
         sync::atomic::{AtomicPtr, AtomicUsize, Ordering},
     };
@@ -24,6 +23,7 @@ mod tests {
         mm::{direct_map::folio_in_direct_map, folio::Folio},
         sync::aref::ARef,
         task::Task,
+        types::Opaque,
     };
 
     /// Calls of `flush_tlb_kernel_range()` by [`FLUSHING_TASK`] since it was set.
@@ -47,23 +47,26 @@ mod tests {
     }
 
     /// Counts the kernel TLB flushes of the current task while it lives.
-    struct FlushCount(Pin<KBox<bindings::kprobe>>);
+    ///
+    /// # Invariants
+    ///
+    /// `self.0` is a kprobe registered with `register_kprobe()`.
+    struct FlushCount(KBox<Opaque<bindings::kprobe>>);
 
     impl FlushCount {
         fn start() -> Result<Self> {
-            // SAFETY: An all-zero kprobe is a valid, unregistered one.
-            let mut probe = KBox::pin(
-                unsafe { core::mem::zeroed::<bindings::kprobe>() },
-                GFP_KERNEL,
-            )?;
-            // SAFETY: The kprobe is not registered yet, and not moved: it is pinned.
-            let raw = unsafe { Pin::get_unchecked_mut(probe.as_mut()) };
-            raw.symbol_name = c"flush_tlb_kernel_range".as_char_ptr();
-            raw.pre_handler = Some(count_flush);
+            let probe = KBox::new(Opaque::<bindings::kprobe>::zeroed(), GFP_KERNEL)?;
+            let raw = probe.get();
             FLUSHING_TASK.store(Task::current_raw(), Ordering::Relaxed);
             FLUSHES.store(0, Ordering::Relaxed);
-            // SAFETY: The kprobe is pinned and stays registered until `self` is dropped.
-            kernel::error::to_result(unsafe { bindings::register_kprobe(raw) })?;
+            // SAFETY: The kprobe is all zeroes, not registered yet, and lives in the box until it
+            // is unregistered by `drop`.
+            kernel::error::to_result(unsafe {
+                (*raw).symbol_name = c"flush_tlb_kernel_range".as_char_ptr();
+                (*raw).pre_handler = Some(count_flush);
+                bindings::register_kprobe(raw)
+            })?;
+            // INVARIANT: Registered just above.
             Ok(Self(probe))
         }
 
@@ -75,8 +78,8 @@ mod tests {
 
     impl Drop for FlushCount {
         fn drop(&mut self) {
-            // SAFETY: The kprobe was registered by `start`; it is pinned.
-            unsafe { bindings::unregister_kprobe(Pin::get_unchecked_mut(self.0.as_mut())) };
+            // SAFETY: By the type invariants the kprobe is registered.
+            unsafe { bindings::unregister_kprobe(self.0.get()) };
             FLUSHING_TASK.store(ptr::null_mut(), Ordering::Relaxed);
         }
     }
@@ -163,16 +166,22 @@ mod tests {
             .map(|locked| ARef::from(&*locked))
     }
 
+    // A failed assertion ends a KUnit test without running destructors, so each test below
+    // takes its measurements, drops its kprobe and its file (which truncates it, putting every
+    // folio back into the direct map), and only then asserts.
+
     #[test]
     fn removed_folio_is_out_of_the_direct_map_until_it_leaves_the_page_cache() -> Result {
         let file = TestFile::new(1)?;
-        let gmem = file.gmem()?;
-        let folio = get_folio(&gmem, 0, false)?;
+        let folio = get_folio(&file.gmem()?, 0, false)?;
         let held = ARef::from(&*folio);
         drop(folio);
-        assert!(!folio_in_direct_map(&held));
+        let out_in_page_cache = !folio_in_direct_map(&held);
         file.truncate();
-        assert!(folio_in_direct_map(&held));
+        let back_after_truncation = folio_in_direct_map(&held);
+        drop(file);
+        assert!(out_in_page_cache);
+        assert!(back_after_truncation);
         Ok(())
     }
 
@@ -180,17 +189,23 @@ mod tests {
     fn fill_removes_a_batch_with_one_flush() -> Result {
         let n = FILL_BATCH as PageIndex;
         let file = TestFile::new(2 * n)?;
-        let gmem = file.gmem()?;
         let count = FlushCount::start()?;
-        assert_eq!(fill(&gmem, 0, 2 * n)?, n);
-        assert_eq!(count.get(), 1);
+        let next = fill(&file.gmem()?, 0, 2 * n)?;
+        let flushes = count.get();
+        drop(count);
+        // Index by index: whether there is a folio, and whether it is out of the direct map.
+        let mut wrong = 0;
         for index in 0..2 * n {
             let folio = folio_at(&file, index);
-            assert_eq!(folio.is_some(), index < n);
-            if let Some(folio) = folio {
-                assert!(!folio_in_direct_map(&folio));
+            let expected = index < n;
+            if folio.is_some() != expected || folio.is_some_and(|f| folio_in_direct_map(&f)) {
+                wrong += 1;
             }
         }
+        drop(file);
+        assert_eq!(next, n);
+        assert_eq!(flushes, 1);
+        assert_eq!(wrong, 0);
         Ok(())
     }
 
@@ -200,8 +215,12 @@ mod tests {
         let gmem = file.gmem()?;
         fill(&gmem, 0, 4)?;
         let count = FlushCount::start()?;
-        assert_eq!(fill(&gmem, 0, 4)?, 4);
-        assert_eq!(count.get(), 0);
+        let next = fill(&gmem, 0, 4)?;
+        let flushes = count.get();
+        drop(count);
+        drop(file);
+        assert_eq!(next, 4);
+        assert_eq!(flushes, 0);
         Ok(())
     }
 
@@ -221,31 +240,35 @@ mod tests {
     #[test]
     fn fault_creates_its_window_with_one_flush() -> Result {
         let n = FAULT_AROUND;
-        let file = TestFile::new(2 * n + n / 2)?;
+        let size = 2 * n + n / 2;
+        let file = TestFile::new(size)?;
         let gmem = file.gmem()?;
         let count = FlushCount::start()?;
 
         let folio = get_folio(&gmem, n + 1, true)?;
-        assert_eq!(count.get(), 1);
-        assert!(!folio_in_direct_map(&folio));
+        let first_flushes = count.get();
+        let first_out = !folio_in_direct_map(&folio);
         drop(folio);
-        for index in 0..2 * n + n / 2 {
-            assert_eq!(
-                folio_at(&file, index).is_some(),
-                (n..2 * n).contains(&index)
-            );
-        }
+        let first_window =
+            (0..size).all(|i| folio_at(&file, i).is_some() == (n..2 * n).contains(&i));
 
         // The last window stops at the end of the file; a fault on a created folio creates
         // nothing.
         drop(get_folio(&gmem, 2 * n, true)?);
         drop(get_folio(&gmem, n, true)?);
-        assert_eq!(count.get(), 2);
-        for index in n..2 * n + n / 2 {
-            let folio = folio_at(&file, index);
-            assert!(folio.is_some_and(|folio| !folio_in_direct_map(&folio)));
-        }
-        assert!(folio_at(&file, 2 * n + n / 2).is_none());
+        let flushes = count.get();
+        drop(count);
+        let all_out =
+            (n..size).all(|i| folio_at(&file, i).is_some_and(|f| !folio_in_direct_map(&f)));
+        let none_past_the_end = folio_at(&file, size).is_none();
+        drop(file);
+
+        assert_eq!(first_flushes, 1);
+        assert!(first_out);
+        assert!(first_window);
+        assert_eq!(flushes, 2);
+        assert!(all_out);
+        assert!(none_past_the_end);
         Ok(())
     }
 }

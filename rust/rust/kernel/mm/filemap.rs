@@ -91,7 +91,7 @@ impl AddressSpace {
         }
         // SAFETY: A page cache with `AS_NO_DIRECT_MAP` puts the folio back into the direct map
         // when it leaves the page cache, or right away when filemap_add_folio() fails.
-        let folio = unsafe { folio.into_new_unmapped() }.into_raw();
+        let folio = unsafe { folio.into_raw_unmapped() };
         let mapping = self.as_raw();
         // SAFETY: The mapping is live; the folio is new, so it may be inserted, and we give the
         // page cache our reference to hold it by.

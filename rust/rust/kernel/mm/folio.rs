@@ -16,7 +16,7 @@ use crate::{
     sync::aref::{ARef, AlwaysRefCounted},
     types::Opaque,
 };
-use core::{mem::ManuallyDrop, ops::Deref, ptr::NonNull};
+use core::{ops::Deref, ptr::NonNull};
 
 /// A folio.
 ///
@@ -38,7 +38,8 @@ unsafe impl Sync for Folio {}
 unsafe impl AlwaysRefCounted for Folio {
     #[inline]
     fn inc_ref(&self) {
-        // SAFETY: The folio is live as long as `self` is.
+        // SAFETY: By the type invariants `self` comes with a reference, so the reference count is
+        // not zero and may be raised.
         unsafe { bindings::folio_get(self.as_raw()) };
     }
 
@@ -50,18 +51,6 @@ unsafe impl AlwaysRefCounted for Folio {
 }
 
 impl Folio {
-    /// Returns a reference to the folio `ptr` points to.
-    ///
-    /// # Safety
-    ///
-    /// `ptr` points to a folio that stays allocated for `'a`.
-    #[inline]
-    pub unsafe fn from_raw<'a>(ptr: *mut bindings::folio) -> &'a Self {
-        // SAFETY: `Folio` is a transparent wrapper of `struct folio`, and the caller guarantees
-        // that the folio lives long enough.
-        unsafe { &*ptr.cast() }
-    }
-
     /// Returns the raw `struct folio` pointer.
     #[inline]
     pub fn as_raw(&self) -> *mut bindings::folio {
@@ -89,13 +78,14 @@ unsafe fn aref_from_raw(ptr: NonNull<bindings::folio>) -> ARef<Folio> {
 
 /// A folio that only its owner knows of: in no page cache, mapped by no one, unlocked.
 ///
-/// Its owner may write it without taking its lock. Dropping it drops the owner's reference,
-/// which frees it.
+/// Its owner may write it, and change its flags non-atomically, without taking its lock. Dropping
+/// it drops the owner's reference, which frees it unless someone took another.
 ///
 /// # Invariants
 ///
-/// `self.0` is a folio in no page cache and no page table, not locked, whose only user is the
-/// owner of this value.
+/// `self.0` is a folio in no page cache and no page table, not locked, reachable from no kernel
+/// structure. Other references to it (through [`Deref`] and [`ARef::from`]) only keep it
+/// allocated: [`Folio`] offers nothing that writes the folio or its flags.
 pub struct NewFolio(ARef<Folio>);
 
 impl NewFolio {
@@ -143,6 +133,7 @@ impl NewFolio {
 impl Deref for NewFolio {
     type Target = Folio;
 
+    #[inline]
     fn deref(&self) -> &Folio {
         &self.0
     }
@@ -171,16 +162,17 @@ impl LockedFolio {
 
     /// Gives up the lock and the reference, for C code that takes both over.
     pub fn into_raw(self) -> NonNull<bindings::folio> {
-        let this = ManuallyDrop::new(self);
-        // SAFETY: `this` is never used or dropped again, so its reference moves out exactly once.
-        let folio = unsafe { core::ptr::read(&this.0) };
-        ARef::into_raw(folio).cast()
+        let folio = NonNull::from(&*self.0).cast();
+        // Neither unlock nor put: both go to the caller.
+        core::mem::forget(self);
+        folio
     }
 }
 
 impl Deref for LockedFolio {
     type Target = Folio;
 
+    #[inline]
     fn deref(&self) -> &Folio {
         &self.0
     }
