@@ -649,18 +649,24 @@ TEST_F_TIMEOUT(cycles, no_memory_lost, 600)
 	munmap(p, populate);
 }
 
+/* Whether the first line of the file at @path holds @word (no file: no). */
+static bool first_line_has(const char *path, const char *word)
+{
+	char line[4096] = "";
+	FILE *f = fopen(path, "r");
+
+	if (f) {
+		if (!fgets(line, sizeof(line), f))
+			line[0] = 0;
+		fclose(f);
+	}
+	return strstr(line, word);
+}
+
 /* Whether /sys/power/state offers hibernation ("disk"). */
 static bool hibernation_offered(void)
 {
-	char state[256] = "";
-	FILE *f = fopen("/sys/power/state", "r");
-
-	if (f) {
-		if (!fgets(state, sizeof(state), f))
-			state[0] = 0;
-		fclose(f);
-	}
-	return strstr(state, "disk");
+	return first_line_has("/sys/power/state", "disk");
 }
 
 /*
@@ -692,15 +698,7 @@ TEST_F(cycles, hibernation_refused_while_memory_exists)
 /* Whether the kernel command line holds @param. */
 static bool cmdline_has(const char *param)
 {
-	char cmdline[4096] = "";
-	FILE *f = fopen("/proc/cmdline", "r");
-
-	if (f) {
-		if (!fgets(cmdline, sizeof(cmdline), f))
-			cmdline[0] = 0;
-		fclose(f);
-	}
-	return strstr(cmdline, param);
+	return first_line_has("/proc/cmdline", param);
 }
 
 /* debug_pagealloc unmaps free pages from the direct map as well. */
