@@ -48,46 +48,33 @@ def status_of(word, rest):
     return "pass" if word == "ok" else "fail"
 
 
+RUN = re.compile(r"^[# ]*RUN\s")
+
+
 def tap_results(path, pattern):
-    """(status, name) of each result line of the TAP at path that pattern
-    matches (group 1 "ok" or "not ok", group 2 the name and directive)."""
-    found = []
+    """(status, name, why) of each result line of the TAP at path that pattern
+    matches (group 1 "ok" or "not ok", group 2 the name and directive); why is,
+    for a failure, the last lines the log gave since the case's "RUN" line (the
+    harness's assertion messages)."""
+    found, lines = [], []
     if os.path.exists(path):
         with open(path, errors="replace") as f:
             for line in f:
-                m = pattern.match(line.rstrip("\n"))
-                if m:
-                    name = re.sub(r"\s*# SKIP.*", "", m.group(2))
-                    found.append((status_of(m.group(1), m.group(2)), name))
+                line = line.rstrip("\n")
+                m = pattern.match(line)
+                if not m:
+                    lines = [] if RUN.match(line) else lines + [line]
+                    continue
+                name = re.sub(r"\s*# SKIP.*", "", m.group(2))
+                status = status_of(m.group(1), m.group(2))
+                found.append((status, name, lines[-8:] if status == "fail" else []))
+                lines = []
     return found
 
 
 def subtests(test):
     """Nested results of one test from its own log (run_kselftest.sh -p)."""
     return tap_results(os.path.join(build, "guest", "tests", test), SUB)
-
-
-RUN = re.compile(r"^# #\s+RUN\s+(\S+)")
-
-
-def failure_lines(test):
-    """Case name -> the log lines between its "RUN" and its "not ok" (the
-    harness's assertion messages), from the test's own log."""
-    path = os.path.join(build, "guest", "tests", test)
-    found, lines = {}, []
-    if os.path.exists(path):
-        with open(path, errors="replace") as f:
-            for line in f:
-                line = line.rstrip("\n")
-                if RUN.match(line):
-                    lines = []
-                    continue
-                m = SUB.match(line)
-                if m and m.group(1) == "not ok":
-                    found[re.sub(r"\s*#.*", "", m.group(2))] = lines[-8:]
-                elif not m:
-                    lines.append(line)
-    return found
 
 
 def read_selftests():
@@ -103,11 +90,10 @@ def read_selftests():
                     continue
                 test = f"{m.group(2)}:{m.group(3)}"
                 seen.add(test)
-                why = failure_lines(m.group(3))
-                for status, name in subtests(m.group(3)):
+                for status, name, why in subtests(m.group(3)):
                     add(*checked_skip(m.group(3), status, f"selftest {test}: {name}"))
-                    if status == "fail" and why.get(name):
-                        reasons[f"selftest {test}: {name}"] = why[name]
+                    if why:
+                        reasons[f"selftest {test}: {name}"] = why
                 add(*checked_skip(m.group(3), status_of(m.group(1), m.group(4)),
                                   f"selftest {test}"))
     for test in listed:
@@ -177,7 +163,7 @@ def read_debug_program(guest, tap, program):
     """The results of a debug/ program from its TAP; a non-zero exit without a
     failed result (a crash, an assertion outside a case) is a failure too."""
     found = [(status, f"{program}: {name}")
-             for status, name in tap_results(os.path.join(build, guest, tap), KTAP)]
+             for status, name, _ in tap_results(os.path.join(build, guest, tap), KTAP)]
     for status, name in found:
         add(status, name)
     if not found:
