@@ -57,15 +57,19 @@ mod tests {
         fn start() -> Result<Self> {
             let probe = KBox::new(Opaque::<bindings::kprobe>::zeroed(), GFP_KERNEL)?;
             let raw = probe.get();
-            FLUSHING_TASK.store(Task::current_raw(), Ordering::Relaxed);
             FLUSHES.store(0, Ordering::Relaxed);
+            FLUSHING_TASK.store(Task::current_raw(), Ordering::Relaxed);
             // SAFETY: The kprobe is all zeroes, not registered yet, and lives in the box until it
             // is unregistered by `drop`.
-            kernel::error::to_result(unsafe {
+            let registered = kernel::error::to_result(unsafe {
                 (*raw).symbol_name = c"flush_tlb_kernel_range".as_char_ptr();
                 (*raw).pre_handler = Some(count_flush);
                 bindings::register_kprobe(raw)
-            })?;
+            });
+            if let Err(e) = registered {
+                FLUSHING_TASK.store(ptr::null_mut(), Ordering::Relaxed);
+                return Err(e);
+            }
             // INVARIANT: Registered just above.
             Ok(Self(probe))
         }

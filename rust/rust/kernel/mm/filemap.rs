@@ -93,8 +93,8 @@ impl AddressSpace {
         // when it leaves the page cache, or right away when filemap_add_folio() fails.
         let folio = unsafe { folio.into_raw_unmapped() };
         let mapping = self.as_raw();
-        // SAFETY: The mapping is live; the folio is new, so it may be inserted, and we give the
-        // page cache our reference to hold it by.
+        // SAFETY: The mapping is live and the folio is new, so it may be inserted; the page
+        // cache takes references of its own, ours stays ours.
         let ret = unsafe {
             bindings::filemap_add_folio(
                 mapping,

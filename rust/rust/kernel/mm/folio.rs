@@ -84,7 +84,8 @@ unsafe fn aref_from_raw(ptr: NonNull<bindings::folio>) -> ARef<Folio> {
 /// # Invariants
 ///
 /// `self.0` is a folio in no page cache and no page table, not locked, reachable from no kernel
-/// structure. Other references to it (through [`Deref`] and [`ARef::from`]) only keep it
+/// structure, and in the direct map (a `RemovedFolio` holds one that is not, and never gives
+/// it out). Other references to it (through [`Deref`] and [`ARef::from`]) only keep it
 /// allocated: [`Folio`] offers nothing that writes the folio or its flags.
 pub struct NewFolio(ARef<Folio>);
 
@@ -104,7 +105,7 @@ impl NewFolio {
     /// # Safety
     ///
     /// `ptr` points to a folio that the caller allocated and owns a reference to, in no page cache
-    /// and no page table, not locked, known to no one else.
+    /// and no page table, not locked, known to no one else, and in the direct map.
     pub unsafe fn from_raw(ptr: NonNull<bindings::folio>) -> Self {
         // SAFETY: The caller gives us its reference.
         // INVARIANT: The caller guarantees that the folio is new.
@@ -114,8 +115,9 @@ impl NewFolio {
     /// Fills the folio with zeroes and marks it up to date.
     pub fn zero(&mut self) {
         let folio = self.0.as_raw();
-        // SAFETY: By the type invariants nobody else uses the folio, so it may be written without
-        // its lock and marked up to date non-atomically.
+        // SAFETY: By the type invariants the folio is in the direct map and nobody else uses it,
+        // so it may be written through its kernel address without its lock, and marked up to date
+        // non-atomically.
         unsafe {
             bindings::folio_zero_range(folio, 0, self.0.size());
             bindings::__folio_mark_uptodate(folio);
