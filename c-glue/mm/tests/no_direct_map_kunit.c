@@ -334,6 +334,41 @@ static void migration_is_refused(struct kunit *test)
 	check_kept_and_release(test, file, folio);
 }
 
+/*
+ * replace_page_cache_folio() (FUSE's splice moves pages with it) puts a new
+ * folio where an old one was: the new one leaves the direct map as it enters
+ * the page cache, and the old one leaves the page cache mapped and cleared.
+ */
+static void replace_takes_new_folio_out_and_clears_old(struct kunit *test)
+{
+	struct address_space *mapping = no_direct_map_mapping(test);
+	struct folio *old = filled_folio(test, 0);
+	struct folio *new = filled_folio(test, 0);
+	void *entry;
+
+	insert(test, mapping, old, 0);
+	folio_lock(old);
+	__folio_set_locked(new);
+	replace_page_cache_folio(old, new);
+	folio_unlock(new);
+	folio_unlock(old);
+
+	entry = filemap_get_entry(mapping, 0);
+	KUNIT_EXPECT_PTR_EQ(test, entry, (void *)new);
+	if (entry && !xa_is_value(entry))
+		folio_put(entry);
+	KUNIT_EXPECT_FALSE_MSG(test, folio_readable(new),
+			       "The new folio entered the page cache in the direct map");
+	KUNIT_EXPECT_TRUE(test, folio_readable(old));
+	if (folio_readable(old))
+		KUNIT_EXPECT_TRUE_MSG(test, folio_cleared(old),
+				      "Data left in the folio that was replaced");
+
+	truncate_inode_pages(mapping, 0);
+	put_mapped(old);
+	put_mapped(new);
+}
+
 static struct kunit_case no_direct_map_test_cases[] = {
 	KUNIT_CASE(truncated_folio_is_mapped_and_cleared),
 	KUNIT_CASE(invalidated_folio_is_mapped_and_cleared),
@@ -342,6 +377,7 @@ static struct kunit_case no_direct_map_test_cases[] = {
 	KUNIT_CASE(large_folio_is_refused),
 	KUNIT_CASE(partial_truncation_does_not_write),
 	KUNIT_CASE(migration_is_refused),
+	KUNIT_CASE(replace_takes_new_folio_out_and_clears_old),
 	{}
 };
 

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1056,6 +1057,293 @@ TEST(kvm_clock_unmappable_without_the_flag_is_not_written)
 	kvm_vm_free(vm);
 	munmap(mem, page_size);
 	close(fd);
+}
+
+/*
+ * How long a guest waits for kvm-clock to be consistent: a version still odd
+ * after this many reads was left odd, and the guest would wait for ever.
+ */
+#define PVCLOCK_MAX_READS	100000
+
+/*
+ * A consistent copy of @p, read by the version protocol in at most
+ * PVCLOCK_MAX_READS tries; the guest asserts if it never got one.
+ */
+static void guest_copy_pvclock(struct pvclock_vcpu_time_info *p,
+			       struct pvclock_vcpu_time_info *copy)
+{
+	u32 version, tries = 0;
+
+	do {
+		__GUEST_ASSERT(tries++ < PVCLOCK_MAX_READS,
+			       "kvm-clock stayed inconsistent for %u reads, version %u",
+			       PVCLOCK_MAX_READS, READ_ONCE(p->version));
+		version = READ_ONCE(p->version);
+		/* The version is read before the data it covers... */
+		rmb();
+		*copy = *p;
+		/* ...and the data before the version is read again. */
+		rmb();
+	} while ((version & 1) || version != READ_ONCE(p->version));
+}
+
+/* A page of its own for kvm-clock, which the VMM punches out under the guest. */
+static struct pvclock_vcpu_time_info
+	punched_pvti[PAGE_SIZE / sizeof(struct pvclock_vcpu_time_info)]
+	__aligned(PAGE_SIZE);
+
+#define NR_PUNCHED_UPDATES	1000
+
+/*
+ * Asks for a clock update and reads kvm-clock, over and over, while the VMM
+ * punches the page. A read may find the page punched since the update (all
+ * zeroes, no clock in it); any other read must not go back in time where
+ * KVM says the clock is stable (PVCLOCK_TSC_STABLE_BIT; without it
+ * kvm-clock may step back at an update on any kernel).
+ */
+static void guest_kvm_clock_while_punched(gpa_t pvti_gpa)
+{
+	struct pvclock_vcpu_time_info copy;
+	u64 ns, last = 0, clocks = 0;
+	int i;
+
+	for (i = 0; i < NR_PUNCHED_UPDATES; i++) {
+		/* KVM updates kvm-clock before the guest runs on. */
+		wrmsr(MSR_KVM_SYSTEM_TIME_NEW, pvti_gpa | KVM_MSR_ENABLED);
+		guest_copy_pvclock(&punched_pvti[0], &copy);
+		if (!copy.tsc_to_system_mul)
+			continue;
+		ns = __pvclock_read_cycles(&copy, rdtsc());
+		if (copy.flags & PVCLOCK_TSC_STABLE_BIT)
+			__GUEST_ASSERT(ns >= last, "kvm-clock went back from %lu to %lu ns",
+				       last, ns);
+		last = ns;
+		clocks++;
+	}
+	GUEST_SYNC(clocks);
+	GUEST_DONE();
+}
+
+struct punch_args {
+	int fd;
+	off_t offset;
+	u8 *hva;
+	bool stop;
+	unsigned long punches;
+};
+
+/* Punches the kvm-clock page and faults it back in, as a VMM's reads would. */
+static void *punch_and_refault(void *data)
+{
+	struct punch_args *args = data;
+
+	while (!READ_ONCE(args->stop)) {
+		TEST_ASSERT(!fallocate(args->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				       args->offset, getpagesize()),
+			    "Punching the kvm-clock page failed, errno %d", errno);
+		(void)READ_ONCE(*args->hva);
+		args->punches++;
+	}
+	return NULL;
+}
+
+/*
+ * The VMM punches the kvm-clock page while the guest updates and reads it:
+ * every read is consistent within PVCLOCK_MAX_READS tries, a stable clock
+ * never goes back, and the guest gets through all its updates.
+ */
+TEST_F(kvm_clock, settles_and_never_goes_back_while_punched)
+{
+	struct vm_shape shape = VM_SHAPE_DEFAULT;
+	struct userspace_mem_region *region;
+	struct punch_args args = {};
+	struct kvm_vcpu *vcpu;
+	pthread_t thread;
+	struct kvm_vm *vm;
+	struct ucall uc;
+	gpa_t gpa;
+
+	shape.src_type = variant->src_type;
+	vm = __vm_create_shape_with_one_vcpu(shape, &vcpu, 0, guest_kvm_clock_while_punched);
+	gpa = addr_gva2gpa(vm, (gva_t)punched_pvti);
+	region = memslot2region(vm, 0);
+	args.fd = region->fd;
+	args.offset = gpa - region->region.guest_phys_addr + region->region.guest_memfd_offset;
+	args.hva = addr_gpa2hva(vm, gpa);
+	vcpu_args_set(vcpu, 1, gpa);
+
+	pthread_create(&thread, NULL, punch_and_refault, &args);
+	vcpu_run(vcpu);
+	WRITE_ONCE(args.stop, true);
+	pthread_join(thread, NULL);
+
+	switch (get_ucall(vcpu, &uc)) {
+	case UCALL_SYNC:
+		break;
+	case UCALL_ABORT:
+		REPORT_GUEST_ASSERT(uc);
+		break;
+	default:
+		TEST_FAIL("Unexpected ucall %lu", uc.cmd);
+	}
+	TEST_ASSERT(args.punches, "The kvm-clock page was never punched");
+	TEST_ASSERT(uc.args[1], "The guest never read a clock");
+	ksft_print_msg("%lu punches, %lu of %u updates read back as a clock\n",
+		       args.punches, uc.args[1], NR_PUNCHED_UPDATES);
+	run_guest_to_done(vcpu);
+	kvm_vm_free(vm);
+}
+
+#define FAIL_NTH	"/proc/thread-self/fail-nth"
+
+/* Makes the @nth fault-injection point this thread passes fail (0: none). */
+static void set_fail_nth(int fd, unsigned int nth)
+{
+	char buf[16];
+	int len = snprintf(buf, sizeof(buf), "%u", nth);
+
+	TEST_ASSERT(pwrite(fd, buf, len, 0) == len, "Writing " FAIL_NTH " failed, errno %d",
+		    errno);
+}
+
+/*
+ * Whether the failure asked for is still ahead. Reading is a copy to user
+ * itself, and fails when it is the point that was asked for.
+ */
+static bool fail_nth_pending(int fd)
+{
+	char buf[16] = {};
+
+	if (pread(fd, buf, sizeof(buf) - 1, 0) < 0)
+		return true;
+	return strtoul(buf, NULL, 10) != 0;
+}
+
+/* The fault-injection capabilities whose points fail-nth may pick. */
+static const char * const fail_verbose_files[] = {
+	"/sys/kernel/debug/fail_usercopy/verbose",
+	"/sys/kernel/debug/fail_page_alloc/verbose",
+	"/sys/kernel/debug/failslab/verbose",
+};
+
+#define NR_FAIL_VERBOSE	ARRAY_SIZE(fail_verbose_files)
+
+/*
+ * Each injected failure logs a stack trace unless told otherwise: sets how
+ * much each capability logs, where debugfs has it, keeping what it was in
+ * @old (-1: not there); @verbose NULL: puts back @old.
+ */
+static void set_fail_verbose(int *old, const int *verbose)
+{
+	char buf[16] = {};
+	int i, fd, len;
+
+	for (i = 0; i < NR_FAIL_VERBOSE; i++) {
+		const char *path = fail_verbose_files[i];
+		int value;
+
+		if (!verbose && old[i] < 0)
+			continue;
+		fd = open(path, O_RDWR);
+		if (fd < 0) {
+			old[i] = -1;
+			continue;
+		}
+		if (verbose) {
+			TEST_ASSERT(read(fd, buf, sizeof(buf) - 1) > 0, "Reading %s failed", path);
+			old[i] = atoi(buf);
+			/* debugfs attributes cannot seek: write through a new open. */
+			close(fd);
+			fd = open(path, O_WRONLY);
+			TEST_ASSERT(fd >= 0, "Opening %s failed", path);
+		}
+		value = verbose ? *verbose : old[i];
+		len = snprintf(buf, sizeof(buf), "%d", value);
+		TEST_ASSERT(write(fd, buf, len) == len, "Writing %s failed", path);
+		close(fd);
+	}
+}
+
+static void guest_kvm_clock_updates(gpa_t pvti_gpa)
+{
+	struct pvclock_vcpu_time_info copy;
+
+	for (;;) {
+		wrmsr(MSR_KVM_SYSTEM_TIME_NEW, pvti_gpa | KVM_MSR_ENABLED);
+		guest_copy_pvclock(&pvti, &copy);
+		GUEST_SYNC(copy.version);
+	}
+}
+
+/*
+ * KVM writes the kvm-clock of memory without a direct map with user copies
+ * (read, odd version, data, even version). Each of them fails in turn, by the
+ * kernel's fault injection (fail-nth): whichever fails, the guest finds a
+ * consistent kvm-clock within PVCLOCK_MAX_READS reads, never an odd version
+ * left for good.
+ */
+TEST(kvm_clock_update_failing_midway_leaves_no_odd_version)
+{
+	struct vm_shape shape = VM_SHAPE_DEFAULT;
+	struct kvm_vcpu *vcpu;
+	unsigned int nth;
+	struct kvm_vm *vm;
+	bool pending = false;
+	int verbose[NR_FAIL_VERBOSE], quiet = 0;
+	int fd, ret;
+
+	if (!default_vm_has_ndm())
+		SKIP(return, NDM_NOT_OFFERED);
+	fd = open(FAIL_NTH, O_RDWR);
+	if (fd < 0)
+		SKIP(return, "no " FAIL_NTH " (CONFIG_FAULT_INJECTION), errno %d", errno);
+
+	set_fail_verbose(verbose, &quiet);
+	shape.src_type = VM_MEM_SRC_GUEST_MEMFD_NO_DIRECT_MAP;
+	vm = __vm_create_shape_with_one_vcpu(shape, &vcpu, 0, guest_kvm_clock_updates);
+	vcpu_args_set(vcpu, 1, addr_gva2gpa(vm, (gva_t)&pvti));
+
+	for (nth = 1; nth < 100; nth++) {
+		struct ucall uc;
+
+		set_fail_nth(fd, nth);
+		ret = __vcpu_run(vcpu);
+		pending = fail_nth_pending(fd);
+		set_fail_nth(fd, 0);
+		/*
+		 * A copy that KVM itself needed to run the guest failed (e.g.
+		 * an instruction fetch for emulation), not one of the clock
+		 * update: run on without a failure.
+		 */
+		if (ret || vcpu->run->exit_reason == KVM_EXIT_INTERNAL_ERROR) {
+			TEST_ASSERT(!pending, "KVM_RUN failed uninjected, errno %d, exit %s",
+				    errno, exit_reason_str(vcpu->run->exit_reason));
+			vcpu_run(vcpu);
+		}
+		switch (get_ucall(vcpu, &uc)) {
+		case UCALL_SYNC:
+			break;
+		case UCALL_ABORT:
+			REPORT_GUEST_ASSERT(uc);
+			break;
+		default:
+			TEST_FAIL("Unexpected exit %s at fail-nth %u, ret %d",
+				  exit_reason_str(vcpu->run->exit_reason), nth, ret);
+		}
+		if (pending)
+			break;
+	}
+	kvm_vm_free(vm);
+	close(fd);
+	set_fail_verbose(verbose, NULL);
+	TEST_ASSERT(pending, "A run passed more than %u fault-injection points", nth - 1);
+
+	/* One clock update alone reads the pvclock and writes it three times. */
+	if (nth <= 4)
+		SKIP(return, "%u fault-injection points in a clock update: %s",
+		     nth - 1, "no usercopy fault injection (CONFIG_FAULT_INJECTION_USERCOPY)");
+	ksft_print_msg("%u fault-injection points of a clock update failed in turn\n",
+		       nth - 1);
 }
 
 /* What a VM with Xen emulation needs first; a reason to skip if missing. */
