@@ -39,42 +39,75 @@ static void folio_restore_direct_map_noflush(struct folio *folio)
 }
 
 /*
+ * The number of folios from @folios[@i] on whose pages follow each other in
+ * physical memory, in ascending or descending order, none of them highmem;
+ * *@first is the lowest page of them. The page allocator often hands out
+ * order-0 pages in such runs, and one direct map update for a run is one
+ * page-table walk rather than one per page.
+ */
+static unsigned int direct_map_run(struct folio **folios, unsigned int i,
+				   unsigned int nr, struct page **first)
+{
+	unsigned long pfn = folio_pfn(folios[i]);
+	unsigned int len = 1;
+	long step = 0;
+
+	if (i + 1 < nr && !folio_test_highmem(folios[i + 1])) {
+		if (folio_pfn(folios[i + 1]) == pfn + 1)
+			step = 1;
+		else if (folio_pfn(folios[i + 1]) == pfn - 1)
+			step = -1;
+	}
+	if (step) {
+		while (i + len < nr && !folio_test_highmem(folios[i + len]) &&
+		       folio_pfn(folios[i + len]) == pfn + step * len)
+			len++;
+	}
+	*first = pfn_to_page(step < 0 ? pfn - (len - 1) : pfn);
+	return len;
+}
+
+/*
  * The work of folios_zap_direct_map(), with the function that changes the
- * direct map entries of one folio as a parameter: KUnit tests make the
- * architecture fail there.
+ * direct map entries of a run of pages as a parameter: KUnit tests count
+ * its calls and make the architecture fail there.
  */
 VISIBLE_IF_KUNIT int __folios_zap_direct_map(struct folio **folios, unsigned int nr,
-					     folio_set_direct_map_fn set_valid)
+					     direct_map_set_fn set_valid)
 {
 	unsigned long start = ULONG_MAX, end = 0;
-	unsigned int i;
+	unsigned int i, len;
 	int err;
 
 	if (!can_set_direct_map())
 		return -EOPNOTSUPP;
 
+	/*
+	 * Restoring part of a removed large folio once it is split could
+	 * need a page table that cannot be allocated.
+	 */
 	for (i = 0; i < nr; i++) {
+		if (folio_test_large(folios[i]))
+			return -EINVAL;
+	}
+
+	for (i = 0; i < nr; i += len) {
+		struct page *first;
 		unsigned long addr;
 
-		/*
-		 * Restoring part of a removed large folio once it is split
-		 * could need a page table that cannot be allocated.
-		 */
-		if (folio_test_large(folios[i])) {
-			err = -EINVAL;
-			goto restore;
-		}
+		len = 1;
 		if (folio_test_highmem(folios[i]))
 			continue;
-		err = set_valid(folios[i], false);
+		len = direct_map_run(folios, i, nr, &first);
+		err = set_valid(first, len, false);
 		if (err) {
-			/* The architecture may have changed part of it. */
-			i++;
+			/* The architecture may have changed part of the run. */
+			i += len;
 			goto restore;
 		}
-		addr = (unsigned long)folio_address(folios[i]);
+		addr = (unsigned long)page_address(first);
 		start = min(start, addr);
-		end = max(end, addr + folio_size(folios[i]));
+		end = max(end, addr + len * PAGE_SIZE);
 	}
 	/*
 	 * One flush covers the whole span. The folios need not be contiguous;
@@ -88,12 +121,12 @@ restore:
 	/*
 	 * Entries that were only invalidated and never flushed are made valid
 	 * again: a CPU that still caches one of them caches the same mapping.
-	 * This includes the folio that failed: x86's CPA code, for one,
-	 * returns the error of a later chunk without undoing earlier ones.
+	 * This includes the run that failed: x86's CPA code, for one, returns
+	 * the error of a later chunk without undoing earlier ones.
 	 */
 	while (i--) {
 		if (!folio_test_highmem(folios[i]))
-			WARN_ON_ONCE(set_valid(folios[i], true));
+			WARN_ON_ONCE(set_valid(folio_page(folios[i], 0), 1, true));
 	}
 	return err;
 }
@@ -118,7 +151,7 @@ EXPORT_SYMBOL_IF_KUNIT(__folios_zap_direct_map);
  */
 int folios_zap_direct_map(struct folio **folios, unsigned int nr)
 {
-	return __folios_zap_direct_map(folios, nr, folio_set_direct_map_valid);
+	return __folios_zap_direct_map(folios, nr, set_direct_map_valid_noflush);
 }
 EXPORT_SYMBOL_FOR_MODULES(folios_zap_direct_map, "kvm");
 

@@ -188,20 +188,19 @@ static void poisoned_page_stays_out_of_the_direct_map(struct kunit *test)
 static unsigned int pages_before_failure;
 
 /*
- * Removes a folio page by page and fails once pages_before_failure pages
- * were removed, leaving them removed: what x86's CPA code does when it
+ * Removes a run of pages page by page and fails once pages_before_failure
+ * pages were removed, leaving them removed: what x86's CPA code does when it
  * cannot allocate a page table for a later chunk.
  */
-static int set_direct_map_failing(struct folio *folio, bool valid)
+static int set_direct_map_failing(struct page *page, unsigned int nr, bool valid)
 {
-	long i;
+	unsigned int i;
 	int err;
 
 	if (valid)
-		return set_direct_map_valid_noflush(folio_page(folio, 0),
-						    folio_nr_pages(folio), true);
-	for (i = 0; i < folio_nr_pages(folio); i++) {
-		err = set_direct_map_valid_noflush(folio_page(folio, i), 1, false);
+		return set_direct_map_valid_noflush(page, nr, true);
+	for (i = 0; i < nr; i++) {
+		err = set_direct_map_valid_noflush(page + i, 1, false);
 		if (err)
 			return err;
 		if (--pages_before_failure == 0)
@@ -239,6 +238,53 @@ static void failed_batch_leaves_every_page_mapped(struct kunit *test)
 		KUNIT_EXPECT_TRUE_MSG(test, folio_readable(folios[i]),
 				      "folio %d is out of the direct map", i);
 		put_mapped(folios[i]);
+	}
+}
+
+/* Direct map updates a removal made, counted by set_direct_map_counting(). */
+static unsigned int direct_map_updates;
+
+static int set_direct_map_counting(struct page *page, unsigned int nr, bool valid)
+{
+	if (!valid)
+		direct_map_updates++;
+	return set_direct_map_valid_noflush(page, nr, valid);
+}
+
+static void order_desc(const bool *descending, char *desc)
+{
+	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "%s pfns", *descending ? "descending" : "ascending");
+}
+
+static const bool orders[] = { false, true };
+KUNIT_ARRAY_PARAM(order, orders, order_desc);
+
+/*
+ * Folios that follow each other in physical memory, in ascending or
+ * descending order, leave the direct map in one update: each update is a
+ * page-table walk, and the first in a large mapping a split.
+ */
+static void contiguous_folios_leave_in_one_update(struct kunit *test)
+{
+	const bool *descending = test->param_value;
+	struct folio *folios[BATCH];
+	struct page *page;
+	int i;
+
+	page = alloc_pages(GFP_KERNEL, ilog2(BATCH));
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	split_page(page, ilog2(BATCH));
+	for (i = 0; i < BATCH; i++)
+		folios[*descending ? BATCH - 1 - i : i] = page_folio(page + i);
+
+	direct_map_updates = 0;
+	KUNIT_EXPECT_EQ(test, __folios_zap_direct_map(folios, BATCH, set_direct_map_counting), 0);
+	KUNIT_EXPECT_EQ(test, direct_map_updates, 1);
+	for (i = 0; i < BATCH; i++) {
+		KUNIT_EXPECT_FALSE(test, folio_readable(folios[i]));
+		if (!folio_readable(folios[i]))
+			folio_restore_direct_map(folios[i]);
+		folio_put(folios[i]);
 	}
 }
 
@@ -374,6 +420,7 @@ static struct kunit_case no_direct_map_test_cases[] = {
 	KUNIT_CASE(invalidated_folio_is_mapped_and_cleared),
 	KUNIT_CASE(poisoned_page_stays_out_of_the_direct_map),
 	KUNIT_CASE_PARAM(failed_batch_leaves_every_page_mapped, failing_page_gen_params),
+	KUNIT_CASE_PARAM(contiguous_folios_leave_in_one_update, order_gen_params),
 	KUNIT_CASE(large_folio_is_refused),
 	KUNIT_CASE(partial_truncation_does_not_write),
 	KUNIT_CASE(migration_is_refused),
