@@ -44,6 +44,10 @@ static void folio_restore_direct_map_noflush(struct folio *folio)
  * *@first is the lowest page of them. The page allocator often hands out
  * order-0 pages in such runs, and one direct map update for a run is one
  * page-table walk rather than one per page.
+ *
+ * A run is shorter than a PMD: one that covered a whole large mapping could
+ * leave it large and invalid (x86's CPA does), and restoring one folio of it
+ * would then need a page table, which the restore must never need.
  */
 static unsigned int direct_map_run(struct folio **folios, unsigned int i,
 				   unsigned int nr, struct page **first)
@@ -59,7 +63,8 @@ static unsigned int direct_map_run(struct folio **folios, unsigned int i,
 			step = -1;
 	}
 	if (step) {
-		while (i + len < nr && !folio_test_highmem(folios[i + len]) &&
+		while (i + len < nr && len < PTRS_PER_PMD - 1 &&
+		       !folio_test_highmem(folios[i + len]) &&
 		       folio_pfn(folios[i + len]) == pfn + step * len)
 			len++;
 	}

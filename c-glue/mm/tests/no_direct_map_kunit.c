@@ -184,6 +184,32 @@ static void poisoned_page_stays_out_of_the_direct_map(struct kunit *test)
 	put_mapped(healthy);
 }
 
+#define BATCH	4
+
+/*
+ * The pages of one order-2 block as BATCH order-0 folios, put into @folios
+ * in the order @order gives (each entry the index of a page in the block),
+ * every byte FILL_BYTE; we hold their references. Returns the block's first
+ * page.
+ */
+static struct page *block_folios(struct kunit *test, struct folio **folios,
+				 const unsigned int *order)
+{
+	struct page *page = alloc_pages(GFP_KERNEL, ilog2(BATCH));
+	int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	split_page(page, ilog2(BATCH));
+	for (i = 0; i < BATCH; i++) {
+		folios[i] = page_folio(page + order[i]);
+		memset(folio_address(folios[i]), FILL_BYTE, PAGE_SIZE);
+	}
+	return page;
+}
+
+/* Pages 0, 2, 1, 3 of a block: the runs {0}, {2, 1} and {3}. */
+static const unsigned int interleaved[BATCH] = { 0, 2, 1, 3 };
+
 /* Pages a failing removal changes before it fails. */
 static unsigned int pages_before_failure;
 
@@ -200,7 +226,7 @@ static int set_direct_map_failing(struct page *page, unsigned int nr, bool valid
 	if (valid)
 		return set_direct_map_valid_noflush(page, nr, true);
 	for (i = 0; i < nr; i++) {
-		err = set_direct_map_valid_noflush(page + i, 1, false);
+		err = set_direct_map_valid_noflush(pfn_to_page(page_to_pfn(page) + i), 1, false);
 		if (err)
 			return err;
 		if (--pages_before_failure == 0)
@@ -208,8 +234,6 @@ static int set_direct_map_failing(struct page *page, unsigned int nr, bool valid
 	}
 	return 0;
 }
-
-#define BATCH	4
 
 static void failure_at_page_desc(const unsigned int *page, char *desc)
 {
@@ -219,16 +243,18 @@ static void failure_at_page_desc(const unsigned int *page, char *desc)
 static const unsigned int failing_pages[] = { 1, 2, 3, 4 };
 KUNIT_ARRAY_PARAM(failing_page, failing_pages, failure_at_page_desc);
 
-/* A batch that fails at any page leaves every page of every folio mapped. */
+/*
+ * A batch that fails at any page leaves every page of every folio mapped:
+ * the failure falls into a run of one folio or of two, after none, one or
+ * two runs removed.
+ */
 static void failed_batch_leaves_every_page_mapped(struct kunit *test)
 {
 	const unsigned int *failing = test->param_value;
 	struct folio *folios[BATCH];
 	int i;
 
-	for (i = 0; i < BATCH; i++)
-		folios[i] = filled_folio(test, 0);
-
+	block_folios(test, folios, interleaved);
 	pages_before_failure = *failing;
 	KUNIT_EXPECT_EQ(test, __folios_zap_direct_map(folios, BATCH, set_direct_map_failing),
 			-ENOMEM);
@@ -241,45 +267,61 @@ static void failed_batch_leaves_every_page_mapped(struct kunit *test)
 	}
 }
 
-/* Direct map updates a removal made, counted by set_direct_map_counting(). */
+/* The direct map updates a removal made, as set_direct_map_counting() saw them. */
 static unsigned int direct_map_updates;
+static struct page *updated_page;
+static unsigned int updated_nr;
 
 static int set_direct_map_counting(struct page *page, unsigned int nr, bool valid)
 {
-	if (!valid)
+	if (!valid) {
 		direct_map_updates++;
+		updated_page = page;
+		updated_nr = nr;
+	}
 	return set_direct_map_valid_noflush(page, nr, valid);
 }
 
-static void order_desc(const bool *descending, char *desc)
+struct batch_order {
+	const char *name;
+	unsigned int order[BATCH];
+	unsigned int updates;
+};
+
+static const struct batch_order batch_orders[] = {
+	{ "ascending pfns", { 0, 1, 2, 3 }, 1 },
+	{ "descending pfns", { 3, 2, 1, 0 }, 1 },
+	{ "interleaved pfns", { 0, 2, 1, 3 }, 3 },
+};
+
+static void batch_order_desc(const struct batch_order *order, char *desc)
 {
-	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "%s pfns", *descending ? "descending" : "ascending");
+	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "%s", order->name);
 }
 
-static const bool orders[] = { false, true };
-KUNIT_ARRAY_PARAM(order, orders, order_desc);
+KUNIT_ARRAY_PARAM(batch_order, batch_orders, batch_order_desc);
 
 /*
  * Folios that follow each other in physical memory, in ascending or
- * descending order, leave the direct map in one update: each update is a
- * page-table walk, and the first in a large mapping a split.
+ * descending order, leave the direct map in one update of the whole block;
+ * folios that do not, in one update per run. Each update is a page-table
+ * walk, and the first in a large mapping a split.
  */
-static void contiguous_folios_leave_in_one_update(struct kunit *test)
+static void folios_leave_in_one_update_per_run(struct kunit *test)
 {
-	const bool *descending = test->param_value;
+	const struct batch_order *order = test->param_value;
 	struct folio *folios[BATCH];
 	struct page *page;
 	int i;
 
-	page = alloc_pages(GFP_KERNEL, ilog2(BATCH));
-	KUNIT_ASSERT_NOT_NULL(test, page);
-	split_page(page, ilog2(BATCH));
-	for (i = 0; i < BATCH; i++)
-		folios[*descending ? BATCH - 1 - i : i] = page_folio(page + i);
-
+	page = block_folios(test, folios, order->order);
 	direct_map_updates = 0;
 	KUNIT_EXPECT_EQ(test, __folios_zap_direct_map(folios, BATCH, set_direct_map_counting), 0);
-	KUNIT_EXPECT_EQ(test, direct_map_updates, 1);
+	KUNIT_EXPECT_EQ(test, direct_map_updates, order->updates);
+	if (order->updates == 1) {
+		KUNIT_EXPECT_PTR_EQ(test, updated_page, page);
+		KUNIT_EXPECT_EQ(test, updated_nr, BATCH);
+	}
 	for (i = 0; i < BATCH; i++) {
 		KUNIT_EXPECT_FALSE(test, folio_readable(folios[i]));
 		if (!folio_readable(folios[i]))
@@ -420,7 +462,7 @@ static struct kunit_case no_direct_map_test_cases[] = {
 	KUNIT_CASE(invalidated_folio_is_mapped_and_cleared),
 	KUNIT_CASE(poisoned_page_stays_out_of_the_direct_map),
 	KUNIT_CASE_PARAM(failed_batch_leaves_every_page_mapped, failing_page_gen_params),
-	KUNIT_CASE_PARAM(contiguous_folios_leave_in_one_update, order_gen_params),
+	KUNIT_CASE_PARAM(folios_leave_in_one_update_per_run, batch_order_gen_params),
 	KUNIT_CASE(large_folio_is_refused),
 	KUNIT_CASE(partial_truncation_does_not_write),
 	KUNIT_CASE(migration_is_refused),
