@@ -56,21 +56,24 @@ static bool default_vm_has_ndm(void)
 	return default_vm_offers(GMEM_SHARED | GUEST_MEMFD_FLAG_NO_DIRECT_MAP);
 }
 
+/* Checks that the vCPU stopped at the guest's ucall @expected; reports a guest assertion. */
+static void check_ucall(struct kvm_vcpu *vcpu, struct ucall *uc, u64 expected)
+{
+	u64 cmd = get_ucall(vcpu, uc);
+
+	if (cmd == UCALL_ABORT)
+		REPORT_GUEST_ASSERT(*uc);
+	TEST_ASSERT(cmd == expected, "Unexpected exit %s, ucall %lu",
+		    exit_reason_str(vcpu->run->exit_reason), cmd);
+}
+
 /* Runs the vCPU until the guest is done; fails on a guest assertion. */
 static void run_guest_to_done(struct kvm_vcpu *vcpu)
 {
 	struct ucall uc;
 
 	vcpu_run(vcpu);
-	switch (get_ucall(vcpu, &uc)) {
-	case UCALL_DONE:
-		break;
-	case UCALL_ABORT:
-		REPORT_GUEST_ASSERT(uc);
-		break;
-	default:
-		TEST_FAIL("Unexpected ucall %lu", uc.cmd);
-	}
+	check_ucall(vcpu, &uc, UCALL_DONE);
 }
 
 /* Guest data, in memslot 0 with the guest's code, stack and page tables. */
