@@ -200,36 +200,16 @@ fn fill(gmem: &Gmem<'_>, start: PageIndex, end: PageIndex) -> Result<PageIndex> 
     Ok(batch_end(start, end))
 }
 
-/// Runs `f` on the guest_memfd of `inode`, with its memory policy's allocator: what the two
-/// entry points below share.
-///
-/// # Safety
-///
-/// `inode` is a guest_memfd inode whose mapping has `AS_NO_DIRECT_MAP`, kept live by the caller
-/// for the duration of the call.
-unsafe fn with_gmem<T>(
-    inode: *mut bindings::inode,
+/// Runs `f` on the guest_memfd of `size` bytes whose page cache is `mapping`, allocating with
+/// `alloc`: what the two entry points below share once they have read their inode.
+fn with_gmem<T>(
+    mapping: &AddressSpace,
+    size: i64,
+    alloc: &dyn Fn(PageIndex) -> Result<NewFolio>,
     f: impl FnOnce(&Gmem<'_>) -> Result<T>,
 ) -> Result<T> {
-    if inode.is_null() {
-        return Err(EINVAL);
-    }
-    // SAFETY: The caller guarantees that the inode, and so its mapping, is live for the call.
-    let (mapping, size) = unsafe {
-        (
-            AddressSpace::from_raw((*inode).i_mapping),
-            bindings::i_size_read(inode) >> kernel::page::PAGE_SHIFT,
-        )
-    };
-    let alloc = |index| {
-        // SAFETY: The inode is a live guest_memfd inode.
-        let folio = unsafe { bindings::kvm_gmem_alloc_folio(inode, index) };
-        let folio = NonNull::new(folio).ok_or(ENOMEM)?;
-        // SAFETY: kvm_gmem_alloc_folio() returns a folio it just allocated, with a reference.
-        Ok(unsafe { NewFolio::from_raw(folio) })
-    };
-    let gmem = Gmem::new(mapping, PageIndex::try_from(size).unwrap_or(0), &alloc)?;
-    f(&gmem)
+    let pages = PageIndex::try_from(size >> kernel::page::PAGE_SHIFT).unwrap_or(0);
+    f(&Gmem::new(mapping, pages, alloc)?)
 }
 
 /// Returns the folio at `index` of a guest_memfd without a direct map, locked and with a
@@ -249,8 +229,26 @@ pub unsafe extern "C" fn kvm_gmem_ndm_get_folio(
     index: PageIndex,
     fault_around: bool,
 ) -> *mut bindings::folio {
-    // SAFETY: The caller guarantees what `with_gmem` requires.
-    match unsafe { with_gmem(inode, |gmem| get_folio(gmem, index, fault_around)) } {
+    if inode.is_null() {
+        return EINVAL.to_ptr();
+    }
+    // SAFETY: The caller keeps the inode, and so its mapping, live for the call.
+    let (mapping, size) = unsafe {
+        (
+            AddressSpace::from_raw((*inode).i_mapping),
+            bindings::i_size_read(inode),
+        )
+    };
+    let alloc = |index| {
+        // SAFETY: The inode is a live guest_memfd inode.
+        let folio = unsafe { bindings::kvm_gmem_alloc_folio(inode, index) };
+        let folio = NonNull::new(folio).ok_or(ENOMEM)?;
+        // SAFETY: kvm_gmem_alloc_folio() returns a folio it just allocated, with a reference.
+        Ok(unsafe { NewFolio::from_raw(folio) })
+    };
+    match with_gmem(mapping, size, &alloc, |gmem| {
+        get_folio(gmem, index, fault_around)
+    }) {
         Ok(folio) => folio.into_raw().as_ptr(),
         Err(e) => e.to_ptr(),
     }
@@ -272,8 +270,24 @@ pub unsafe extern "C" fn kvm_gmem_ndm_fill(
     start: PageIndex,
     end: PageIndex,
 ) -> kernel::ffi::c_long {
-    // SAFETY: The caller guarantees what `with_gmem` requires.
-    match unsafe { with_gmem(inode, |gmem| fill(gmem, start, end)) } {
+    if inode.is_null() {
+        return EINVAL.to_errno() as kernel::ffi::c_long;
+    }
+    // SAFETY: The caller keeps the inode, and so its mapping, live for the call.
+    let (mapping, size) = unsafe {
+        (
+            AddressSpace::from_raw((*inode).i_mapping),
+            bindings::i_size_read(inode),
+        )
+    };
+    let alloc = |index| {
+        // SAFETY: The inode is a live guest_memfd inode.
+        let folio = unsafe { bindings::kvm_gmem_alloc_folio(inode, index) };
+        let folio = NonNull::new(folio).ok_or(ENOMEM)?;
+        // SAFETY: kvm_gmem_alloc_folio() returns a folio it just allocated, with a reference.
+        Ok(unsafe { NewFolio::from_raw(folio) })
+    };
+    match with_gmem(mapping, size, &alloc, |gmem| fill(gmem, start, end)) {
         Ok(next) => next as kernel::ffi::c_long,
         Err(e) => e.to_errno() as kernel::ffi::c_long,
     }
