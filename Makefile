@@ -3,7 +3,7 @@
 
 CI := ci
 
-.PHONY: all help deps base patches check sync checkpatch apply-check build arm64 selftests \
+.PHONY: all help deps base patches check check-arm64 sync checkpatch apply-check build arm64 selftests \
 	boot kunit dmesg summary bisect refresh clean \
 	mails apply apply-conflict check-mails other-base bench check-debug test
 
@@ -26,6 +26,9 @@ check: ## prove the series: all stages below, then "N passed, N failed, N skippe
 
 check-debug: all ## the series on a debug kernel: lockdep, DEBUG_VM, debug_pagealloc, KFENCE, kmemleak, fault injection, stress (see README)
 	@$(CI)/check-debug.sh
+
+check-arm64: all ## the series on an emulated arm64 host with EL2 (QEMU TCG): KVM selftests and KUnit, "N passed, N failed, N skipped"
+	@$(CI)/check-arm64.sh
 
 test: ## developers: T=<collection>:<test> [CASE=fixture.variant.case]: build what is stale, boot, run just that, print its TAP
 	@$(CI)/test-one.sh

@@ -3,6 +3,9 @@
 # ci/selftests.txt and install them kselftest-style (run_kselftest.sh) in build/kselftest.
 # KVM's through the kselftest install (only the listed programs); other collections'
 # programs one by one next to them, added to kselftest-list.txt.
+# SELFTESTS_LIST: another list than ci/selftests.txt.
+# With ARCH=arm64 CROSS_COMPILE=... (ci/check-arm64.sh): cross-built and linked
+# statically, for a guest whose initramfs has no libc.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -10,10 +13,17 @@ log=$LOGS/build-selftests.log
 install=$BUILD/kselftest
 selftests=$TREE/tools/testing/selftests
 mkdir -p "$LOGS"
-listed=$(grep -v '^#' "$REPO_DIR/ci/selftests.txt" | xargs)
-[ -n "$listed" ] || die "ci/selftests.txt names no test"
+list=${SELFTESTS_LIST:-$REPO_DIR/ci/selftests.txt}
+listed=$(grep -v "^#" "$list" | xargs)
+[ -n "$listed" ] || die "$list names no test"
 kvm_tests=$(for t in $listed; do case "$t" in kvm:*) echo "${t#kvm:}" ;; esac; done | xargs)
 other_tests=$(for t in $listed; do case "$t" in kvm:*) ;; *) echo "$t" ;; esac; done)
+
+karch=${ARCH:-x86}
+cross=()
+if [ "$karch" != x86 ]; then
+	cross=(CC="${CROSS_COMPILE}gcc -static")
+fi
 
 run() {
 	"$@" >>"$log" 2>&1 || {
@@ -31,12 +41,12 @@ run make -C "$TREE" O="$KOUT" headers
 rm -rf "$install"
 # Only the listed programs: the variables override Makefile.kvm's lists.
 run make -C "$selftests" O="$KOUT" TARGETS=kvm \
-	TEST_GEN_PROGS_x86="$kvm_tests" TEST_PROGS_x86= -j"$(nproc)" \
+	"TEST_GEN_PROGS_$karch=$kvm_tests" "TEST_PROGS_$karch=" "${cross[@]}" -j"$(nproc)" \
 	KSFT_INSTALL_PATH="$install" install
 for t in $other_tests; do
 	collection=${t%%:*}
 	mkdir -p "$install/$collection"
-	run make -C "$selftests/$collection" KHDR_INCLUDES="-isystem $KOUT/usr/include" \
+	run make -C "$selftests/$collection" "${cross[@]}" KHDR_INCLUDES="-isystem $KOUT/usr/include" \
 		OUTPUT="$install/$collection" "$install/$collection/${t#*:}"
 	echo "$t" >>"$install/kselftest-list.txt"
 done

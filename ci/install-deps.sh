@@ -68,15 +68,17 @@ install_apt_packages() {
 	quietly env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
 }
 
+# QEMU for x86 (make check) and arm64 (make check-arm64), of the same version.
 install_qemu() {
-	if command -v qemu-system-x86_64 >/dev/null &&
-		qemu-system-x86_64 --version | grep -q "version 10\."; then
-		return 0
-	fi
+	local q ok=1
+	for q in qemu-system-x86_64 qemu-system-aarch64; do
+		command -v "$q" >/dev/null && "$q" --version | grep -q "version 10\." || ok=0
+	done
+	[ "$ok" -eq 0 ] || return 0
 	apt_update_once
-	say "apt-get install qemu-system-x86 from $QEMU_SUITE"
+	say "apt-get install qemu-system-x86 qemu-system-arm from $QEMU_SUITE"
 	quietly env DEBIAN_FRONTEND=noninteractive apt-get install -y -t "$QEMU_SUITE" \
-		qemu-system-x86
+		qemu-system-x86 qemu-system-arm
 }
 
 # Fetch a .deb of an exact version into the download cache; print its path.

@@ -13,6 +13,7 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
+#include <linux/kprobes.h>
 #include <linux/migrate.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
@@ -330,6 +331,73 @@ static void folios_leave_in_one_update_per_run(struct kunit *test)
 	}
 }
 
+#ifdef CONFIG_KPROBES
+/*
+ * Where the kernel TLB flushes of a removal are counted. x86 flushes with an
+ * out-of-line flush_tlb_kernel_range(): a batch makes exactly one call. arm64
+ * inlines that function, so the batch's own flush cannot be counted; but a
+ * direct map update that flushes by itself goes through
+ * __change_memory_common(), which must not run at all.
+ */
+#if defined(CONFIG_X86)
+#define FLUSH_SYMBOL	"flush_tlb_kernel_range"
+#define BATCH_FLUSHES	1
+#elif defined(CONFIG_ARM64)
+#define FLUSH_SYMBOL	"__change_memory_common"
+#define BATCH_FLUSHES	0
+#endif
+#endif
+
+#ifdef FLUSH_SYMBOL
+static struct task_struct *flushing_task;
+static atomic_t flushes;
+
+/* Counts the calls of FLUSH_SYMBOL by the task under test. */
+static int count_flush(struct kprobe *probe, struct pt_regs *regs)
+{
+	if (current == READ_ONCE(flushing_task))
+		atomic_inc(&flushes);
+	return 0;
+}
+
+/*
+ * A batch removed in several runs (one update each) costs the kernel TLB one
+ * flush, not one per update: the architecture's set_direct_map_valid_noflush()
+ * leaves the flush to the caller, as its name says.
+ */
+static void batch_removal_flushes_once(struct kunit *test)
+{
+	struct kprobe probe = {
+		.symbol_name = FLUSH_SYMBOL,
+		.pre_handler = count_flush,
+	};
+	struct folio *folios[BATCH];
+	int err, i;
+
+	block_folios(test, folios, interleaved);
+	atomic_set(&flushes, 0);
+	WRITE_ONCE(flushing_task, current);
+	err = register_kprobe(&probe);
+	KUNIT_EXPECT_EQ_MSG(test, err, 0, "no kprobe on %s", FLUSH_SYMBOL);
+	KUNIT_EXPECT_EQ(test, folios_zap_direct_map(folios, BATCH), 0);
+	if (!err)
+		unregister_kprobe(&probe);
+	WRITE_ONCE(flushing_task, NULL);
+	KUNIT_EXPECT_EQ_MSG(test, atomic_read(&flushes), BATCH_FLUSHES,
+			    "calls of %s removing %d folios in 3 runs", FLUSH_SYMBOL, BATCH);
+	for (i = 0; i < BATCH; i++) {
+		if (!folio_readable(folios[i]))
+			folio_restore_direct_map(folios[i]);
+		folio_put(folios[i]);
+	}
+}
+#else
+static void batch_removal_flushes_once(struct kunit *test)
+{
+	kunit_skip(test, "needs CONFIG_KPROBES on x86 or arm64");
+}
+#endif
+
 /*
  * Large folios are refused: restoring part of a removed large folio after a
  * split could need a page table that cannot be allocated.
@@ -463,6 +531,7 @@ static struct kunit_case no_direct_map_test_cases[] = {
 	KUNIT_CASE(poisoned_page_stays_out_of_the_direct_map),
 	KUNIT_CASE_PARAM(failed_batch_leaves_every_page_mapped, failing_page_gen_params),
 	KUNIT_CASE_PARAM(folios_leave_in_one_update_per_run, batch_order_gen_params),
+	KUNIT_CASE(batch_removal_flushes_once),
 	KUNIT_CASE(large_folio_is_refused),
 	KUNIT_CASE(partial_truncation_does_not_write),
 	KUNIT_CASE(migration_is_refused),
