@@ -24,7 +24,8 @@
 #include <unistd.h>
 
 #define MARK "@@@ndm@@@"
-#define TEST_TIMEOUT 900
+#define TEST_TIMEOUT 900	/* seconds */
+#define MAX_ARGS 6
 
 static void mount_fs(const char *type, const char *dir)
 {
@@ -86,16 +87,17 @@ static void print_kernel_log(const char *file)
 }
 
 /*
- * Runs one test with its output in a file of the tmpfs; returns its exit status.
- * @test may be followed by arguments, separated by spaces.
+ * Runs one test with its output in a file of the tmpfs; returns its exit status
+ * (124 if it ran out of time). @test may be followed by arguments, separated
+ * by spaces. The test runs in a process group of its own, killed as a whole
+ * when the test ends or times out, so that nothing it started outlives it.
  */
 static int run_test(const char *collection, char *test, const char *out)
 {
-	char *argv[8] = { NULL };
-	int argc = 0;
+	char *argv[MAX_ARGS + 2] = { NULL };
+	int argc = 0, status = 0, ticks = 0;
 	char dir[512];
-	pid_t pid;
-	int status;
+	pid_t pid, done;
 
 	snprintf(dir, sizeof(dir), "/kselftest/%s", collection);
 	fflush(stdout);
@@ -103,18 +105,35 @@ static int run_test(const char *collection, char *test, const char *out)
 	if (pid == 0) {
 		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 
+		setpgid(0, 0);
 		if (fd < 0 || chdir(dir))
 			_exit(127);
 		dup2(fd, 1);
 		dup2(fd, 2);
-		alarm(TEST_TIMEOUT);
-		for (argv[argc] = strtok(test, " "); argv[argc] && argc < 6;)
+		for (argv[argc] = strtok(test, " "); argv[argc] && argc <= MAX_ARGS;)
 			argv[++argc] = strtok(NULL, " ");
-		argv[argc] = NULL;
+		if (argv[argc]) {
+			printf("more than %d arguments\n", MAX_ARGS);
+			_exit(127);
+		}
 		execv(argv[0], argv);
 		_exit(127);
 	}
-	if (pid < 0 || waitpid(pid, &status, 0) < 0)
+	if (pid < 0)
+		return 127;
+	setpgid(pid, pid);
+	/* The harness uses alarm() itself: the timeout is kept here. */
+	while ((done = waitpid(pid, &status, WNOHANG)) == 0 && ticks++ < TEST_TIMEOUT * 10)
+		usleep(100000);
+	kill(-pid, SIGKILL);
+	if (done == 0)
+		waitpid(pid, &status, 0);
+	/* Reap what the test left behind: orphans are ours, as PID 1. */
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	if (done == 0)
+		return 124;
+	if (done < 0)
 		return 127;
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
@@ -141,21 +160,14 @@ int main(void)
 	int ntests = 0, i;
 	FILE *list;
 
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	mount_fs("devtmpfs", "/dev");
 	mount_fs("proc", "/proc");
 	mount_fs("sysfs", "/sys");
 	mount_fs("debugfs", "/sys/kernel/debug");
 	mount_fs("tmpfs", "/tmp");
-	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	print_kernel_log("dmesg-boot.txt");
-
-	/*
-	 * KVM runs with kvm-arm.mode=nested: the selftest library would give
-	 * every vCPU EL2, next to which guest_memfd without a direct map is not
-	 * offered. No EL2 unless a test asks for it (the nesting exclusion test).
-	 */
-	setenv("NV", "0", 1);
 
 	list = fopen("/selftests.txt", "r");
 	while (list && fgets(line, sizeof(line), list) && ntests < 64) {

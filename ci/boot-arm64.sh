@@ -5,8 +5,8 @@
 # between marker lines on the console; they are split here into the files
 # ci/guest-run.sh writes on x86 (GUEST_DIR, default $BUILD/guest), so that the
 # kunit, dmesg and summary stages read them alike.
-# KVM runs with kvm-arm.mode=nested, so that vCPUs may have EL2 (the init runs the
-# tests with NV=0: only a test that asks gets EL2).
+# KVM runs with kvm-arm.mode=nested, so that vCPUs may have EL2: the selftest
+# library gives them EL2 unless the VM has a guest_memfd without a direct map.
 # QEMU_CPU: the -cpu option (default max); BOOT_APPEND: more kernel parameters.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Stage "dmesg": the guest's kernel log must hold no warning, bug, oops, lockdep,
-# KASAN/KFENCE/UBSAN report, kmemleak report, Rust panic or KVM internal error.
+# KASAN/KFENCE/UBSAN report, kmemleak report, Rust panic, KVM internal error, hung
+# task or RCU stall.
 # GUEST_DIR: the guest's results (default build/guest). A guest that did not
 # finish (panic_on_warn in `make check-debug`) is judged by its console log.
 # The reports found are in $LOGS/dmesg-findings-<guest>.log, one line each.
@@ -26,9 +27,11 @@ pattern='WARNING:|BUG:|Oops|Kernel panic|general protection fault'
 pattern+='|possible circular locking|possible recursive locking|inconsistent lock state'
 pattern+='|KASAN:|KFENCE:|UBSAN:|kmemleak: [0-9]+ new suspected memory leak|rust_panic|panicked at'
 pattern+='|kvm.*internal error|KVM_EXIT_INTERNAL_ERROR'
+pattern+='|INFO: task .* blocked for more than|detected stalls? on'
 grep -E "$pattern" "$dmesg" >"$findings" || true
-# A call trace without one of those headers is a finding too.
-[ -s "$findings" ] || grep "Call Trace:" "$dmesg" >"$findings" || true
+# A call trace without one of those headers is a finding too ("Call Trace:" on
+# x86, "Call trace:" on arm64).
+[ -s "$findings" ] || grep -i "call trace:" "$dmesg" >"$findings" || true
 if [ -s "$findings" ]; then
 	head -20 "$findings"
 	die "the guest kernel log has $(wc -l <"$findings") findings, see $findings"

@@ -65,29 +65,31 @@ if [ "$target" = arm64 ]; then
 	echo "$T${CASE:+ -r $CASE}" >"$one"
 	SELFTESTS_LIST=$one GUEST_DIR=$out BOOT_TIMEOUT=${BOOT_TIMEOUT:-900} \
 		"$REPO_DIR/ci/boot-arm64.sh"
-	sed 's/^# //' "$out/tests/$(basename "$test")"
-	rc=$(sed -n 's/^not ok .* # exit=\([0-9]*\)$/\1/p; s/^ok .* # SKIP$/4/p; s/^ok .*/0/p' \
-		"$out/selftests.tap" | head -n 1)
-	dmesg_ok=0
-	GUEST_DIR=$out "$REPO_DIR/ci/check-dmesg.sh" || dmesg_ok=1
-	echo "test: $T${CASE:+ ($CASE)} on arm64 exited ${rc:-without a result}, guest kernel log $([ "$dmesg_ok" = 0 ] && echo clean || echo "has findings")"
-	[ "${rc:-1}" = 0 ] && [ "$dmesg_ok" = 0 ]
-	exit
+	sed 's/^# //' "$out/tests/$(basename "$test")" >"$out/test.tap"
+	sed -n 's/^not ok .* # exit=\([0-9]*\)$/\1/p; s/^ok .* # SKIP$/4/p; s/^ok .*/0/p' \
+		"$out/selftests.tap" | head -n 1 >"$out/rc"
+else
+	run=$BUILD/test-one.sh
+	cat >"$run" <<-RUN
+		#!/bin/bash
+		cd "$BUILD/kselftest/$collection" || exit 1
+		./$test ${CASE:+-r "$CASE"} >"$out/test.tap" 2>&1
+		echo \$? >"$out/rc"
+		dmesg >"$out/dmesg.txt"
+		echo done >"$out/finished"
+	RUN
+	chmod +x "$run"
+	GUEST_DIR=$out GUEST_RUN=$run BOOT_TIMEOUT=${BOOT_TIMEOUT:-900} "$REPO_DIR/ci/boot.sh"
 fi
-run=$BUILD/test-one.sh
-cat >"$run" <<-RUN
-	#!/bin/bash
-	cd "$BUILD/kselftest/$collection" || exit 1
-	./$test ${CASE:+-r "$CASE"} >"$out/test.tap" 2>&1
-	echo \$? >"$out/rc"
-	dmesg >"$out/dmesg.txt"
-	echo done >"$out/finished"
-RUN
-chmod +x "$run"
-GUEST_DIR=$out GUEST_RUN=$run BOOT_TIMEOUT=${BOOT_TIMEOUT:-900} "$REPO_DIR/ci/boot.sh"
 cat "$out/test.tap"
+rc=$(cat "$out/rc")
+# -r with a case that matches nothing runs no test and exits 0.
+if [ -n "${CASE:-}" ] && ! grep -qE "^(not )?ok [0-9]+ ${CASE//./\\.}( |$)" "$out/test.tap"; then
+	echo "test: $CASE did not run" >&2
+	rc=${rc:-1}
+	[ "$rc" != 0 ] || rc=1
+fi
 dmesg_ok=0
 GUEST_DIR=$out "$REPO_DIR/ci/check-dmesg.sh" || dmesg_ok=1
-rc=$(cat "$out/rc")
-echo "test: $T${CASE:+ ($CASE)} exited $rc, guest kernel log $([ "$dmesg_ok" = 0 ] && echo clean || echo "has findings")"
-[ "$rc" = 0 ] && [ "$dmesg_ok" = 0 ]
+echo "test: $T${CASE:+ ($CASE)}$([ "$target" = arm64 ] && echo " on arm64") exited ${rc:-without a result}, guest kernel log $([ "$dmesg_ok" = 0 ] && echo clean || echo "has findings")"
+[ "${rc:-1}" = 0 ] && [ "$dmesg_ok" = 0 ]

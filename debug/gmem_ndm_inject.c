@@ -34,6 +34,13 @@
 #include "test_util.h"
 #include "ucall_common.h"
 
+/*
+ * A case allocates, checks and frees up to 1 GiB under TCG: the harness's
+ * default of 30 s per case was seen running out (fallocate_fails_then_fills).
+ */
+#undef TEST_TIMEOUT_DEFAULT
+#define TEST_TIMEOUT_DEFAULT 300
+
 #define GMEM_NDM	(GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED | \
 			 GUEST_MEMFD_FLAG_NO_DIRECT_MAP)
 #define FAIL_DIR	"/sys/kernel/debug/fail_page_alloc/"

@@ -73,6 +73,16 @@ static unsigned int direct_map_run(struct folio **folios, unsigned int i,
 }
 
 /*
+ * The kernel TLB flush of a removal, once for a whole batch. Out of line, so
+ * that a test can count the flushes of a removal with a kprobe on every
+ * architecture (arm64 inlines flush_tlb_kernel_range()).
+ */
+noinline void direct_map_flush(unsigned long start, unsigned long end)
+{
+	flush_tlb_kernel_range(start, end);
+}
+
+/*
  * The work of folios_zap_direct_map(), with the function that changes the
  * direct map entries of a run of pages as a parameter: KUnit tests count
  * its calls and make the architecture fail there.
@@ -119,7 +129,7 @@ VISIBLE_IF_KUNIT int __folios_zap_direct_map(struct folio **folios, unsigned int
 	 * architectures fall back to a full flush for a span this large.
 	 */
 	if (start < end)
-		flush_tlb_kernel_range(start, end);
+		direct_map_flush(start, end);
 	return 0;
 
 restore:

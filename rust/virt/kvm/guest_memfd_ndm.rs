@@ -232,18 +232,21 @@ pub unsafe extern "C" fn kvm_gmem_ndm_get_folio(
     if inode.is_null() {
         return EINVAL.to_ptr();
     }
-    // SAFETY: The caller keeps the inode, and so its mapping, live for the call.
+    // SAFETY: The caller keeps the inode, and so its mapping, live for the call; `mapping` is
+    // used only within it.
     let (mapping, size) = unsafe {
         (
             AddressSpace::from_raw((*inode).i_mapping),
             bindings::i_size_read(inode),
         )
     };
-    let alloc = |index| {
+    let alloc = |at| {
         // SAFETY: The inode is a live guest_memfd inode.
-        let folio = unsafe { bindings::kvm_gmem_alloc_folio(inode, index) };
+        let folio = unsafe { bindings::kvm_gmem_alloc_folio(inode, at) };
         let folio = NonNull::new(folio).ok_or(ENOMEM)?;
-        // SAFETY: kvm_gmem_alloc_folio() returns a folio it just allocated, with a reference.
+        // SAFETY: kvm_gmem_alloc_folio() returns an order-0 folio it just allocated, with the
+        // only reference, unlocked, in no page cache or page table, from the direct map (no
+        // highmem).
         Ok(unsafe { NewFolio::from_raw(folio) })
     };
     match with_gmem(mapping, size, &alloc, |gmem| {
@@ -273,18 +276,21 @@ pub unsafe extern "C" fn kvm_gmem_ndm_fill(
     if inode.is_null() {
         return EINVAL.to_errno() as kernel::ffi::c_long;
     }
-    // SAFETY: The caller keeps the inode, and so its mapping, live for the call.
+    // SAFETY: The caller keeps the inode, and so its mapping, live for the call; `mapping` is
+    // used only within it.
     let (mapping, size) = unsafe {
         (
             AddressSpace::from_raw((*inode).i_mapping),
             bindings::i_size_read(inode),
         )
     };
-    let alloc = |index| {
+    let alloc = |at| {
         // SAFETY: The inode is a live guest_memfd inode.
-        let folio = unsafe { bindings::kvm_gmem_alloc_folio(inode, index) };
+        let folio = unsafe { bindings::kvm_gmem_alloc_folio(inode, at) };
         let folio = NonNull::new(folio).ok_or(ENOMEM)?;
-        // SAFETY: kvm_gmem_alloc_folio() returns a folio it just allocated, with a reference.
+        // SAFETY: kvm_gmem_alloc_folio() returns an order-0 folio it just allocated, with the
+        // only reference, unlocked, in no page cache or page table, from the direct map (no
+        // highmem).
         Ok(unsafe { NewFolio::from_raw(folio) })
     };
     match with_gmem(mapping, size, &alloc, |gmem| fill(gmem, start, end)) {
