@@ -123,13 +123,6 @@ impl NewFolio {
             bindings::__folio_mark_uptodate(folio);
         }
     }
-
-    /// Gives up ownership, returning the reference; the folio stays new.
-    ///
-    /// For the abstractions that hand a new folio to C, which takes the reference.
-    pub(crate) fn into_raw(self) -> NonNull<bindings::folio> {
-        ARef::into_raw(self.0).cast()
-    }
 }
 
 impl Deref for NewFolio {
