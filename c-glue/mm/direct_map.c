@@ -73,11 +73,11 @@ static unsigned int direct_map_run(struct folio **folios, unsigned int i,
 }
 
 /*
- * The kernel TLB flush of a removal, once for a whole batch. Out of line, so
- * that a test can count the flushes of a removal with a kprobe on every
- * architecture (arm64 inlines flush_tlb_kernel_range()).
+ * The kernel TLB flush of a removal, once for a whole batch. Out of line and
+ * never cloned, so that a test can count the flushes of a removal with a
+ * kprobe by name on every architecture (arm64 inlines flush_tlb_kernel_range()).
  */
-noinline void direct_map_flush(unsigned long start, unsigned long end)
+noinline __noclone void direct_map_flush(unsigned long start, unsigned long end)
 {
 	flush_tlb_kernel_range(start, end);
 }
