@@ -23,8 +23,3 @@ __rust_helper void rust_helper_mapping_set_no_direct_map(struct address_space *m
 {
 	mapping_set_no_direct_map(mapping);
 }
-
-__rust_helper loff_t rust_helper_i_size_read(const struct inode *inode)
-{
-	return i_size_read(inode);
-}

@@ -14,11 +14,14 @@
 struct folio;
 
 /* In guest_memfd.c, for the Rust code. */
-struct folio *kvm_gmem_alloc_folio(struct inode *inode, pgoff_t index);
+struct folio *kvm_gmem_alloc_folio(struct address_space *mapping,
+				   pgoff_t index);
 
 /* In guest_memfd_ndm.rs. */
-struct folio *kvm_gmem_ndm_get_folio(struct inode *inode, pgoff_t index,
+struct folio *kvm_gmem_ndm_get_folio(struct address_space *mapping,
+				     pgoff_t size, pgoff_t index,
 				     bool fault_around);
-long kvm_gmem_ndm_fill(struct inode *inode, pgoff_t start, pgoff_t end);
+long kvm_gmem_ndm_fill(struct address_space *mapping, pgoff_t size,
+		       pgoff_t start, pgoff_t end);
 
 #endif /* __KVM_GUEST_MEMFD_NDM_H */

@@ -23,8 +23,8 @@
 //! `kernel::mm` ([`NewFolio`], [`RemovedFolio`], [`LockedFolio`]), so that no path here can hand
 //! a folio that is out of the direct map to the page allocator: a removed folio that is not
 //! inserted is put back when dropped. The C side is in `guest_memfd.c` (`kvm_gmem_get_folio()`
-//! and fallocate call in here); the entry points and the inode reading they share, the only code
-//! here that touches C directly, are at the end of this file.
+//! and fallocate call in here); the two entry points, the only code here that touches C
+//! directly, are at the end of this file.
 
 use core::ptr::NonNull;
 use kernel::{
@@ -200,83 +200,69 @@ fn fill(gmem: &Gmem<'_>, start: PageIndex, end: PageIndex) -> Result<PageIndex> 
     Ok(batch_end(start, end))
 }
 
-/// Runs `f` on the guest_memfd of `inode`, with its memory policy's allocator: the part of the
-/// two entry points below that reads their inode, the only code here besides them that touches C.
-///
-/// # Safety
-///
-/// `inode` is null, or a guest_memfd inode kept live by the caller for the duration of the call.
-unsafe fn with_gmem<T>(
-    inode: *mut bindings::inode,
-    f: impl FnOnce(&Gmem<'_>) -> Result<T>,
-) -> Result<T> {
-    if inode.is_null() {
-        return Err(EINVAL);
-    }
-    // SAFETY: The caller keeps the inode, and so its mapping, live for the call; `mapping` is
-    // used only within it.
-    let (mapping, size) = unsafe {
-        (
-            AddressSpace::from_raw((*inode).i_mapping),
-            bindings::i_size_read(inode),
-        )
-    };
-    let alloc = |at| {
-        // SAFETY: The closure is reachable only through the `Gmem` lent to `f`, so it runs
-        // within this call, while the caller keeps the guest_memfd inode live.
-        let folio = unsafe { bindings::kvm_gmem_alloc_folio(inode, at) };
-        let folio = NonNull::new(folio).ok_or(ENOMEM)?;
-        // SAFETY: kvm_gmem_alloc_folio() returns an order-0 folio it just allocated, with the
-        // only reference, unlocked, in no page cache or page table, from the direct map (no
-        // highmem).
-        Ok(unsafe { NewFolio::from_raw(folio) })
-    };
-    let pages = PageIndex::try_from(size >> kernel::page::PAGE_SHIFT).unwrap_or(0);
-    f(&Gmem::new(mapping, pages, &alloc)?)
-}
-
 /// Returns the folio at `index` of a guest_memfd without a direct map, locked and with a
 /// reference, creating it (cleared, out of the direct map) if needed; or an `ERR_PTR()`.
 ///
-/// With `fault_around`, the missing folios of the window around `index` are created too.
+/// `size` is the file's size in pages. With `fault_around`, the missing folios of the window
+/// around `index` are created too.
 ///
 /// # Safety
 ///
-/// `inode` must be a guest_memfd inode whose mapping has `AS_NO_DIRECT_MAP`, kept live by the
-/// caller (through the file or the VMA it comes from) for the duration of the call. With
-/// `fault_around`, the caller holds the mapping's invalidate lock (shared), so that no hole is
-/// punched meanwhile.
+/// `mapping` must be the page cache of a guest_memfd inode, with `AS_NO_DIRECT_MAP`, that the
+/// caller keeps live (through the file or the VMA it comes from) for the duration of the call.
+/// With `fault_around`, the caller holds the mapping's invalidate lock (shared), so that no hole
+/// is punched meanwhile.
 #[export]
 pub unsafe extern "C" fn kvm_gmem_ndm_get_folio(
-    inode: *mut bindings::inode,
+    mapping: *mut bindings::address_space,
+    size: PageIndex,
     index: PageIndex,
     fault_around: bool,
 ) -> *mut bindings::folio {
-    // SAFETY: The caller guarantees what `with_gmem` requires.
-    match unsafe { with_gmem(inode, |gmem| get_folio(gmem, index, fault_around)) } {
+    // SAFETY: The caller keeps the mapping live for the call, which `mapping` does not outlive.
+    let mapping = unsafe { AddressSpace::from_raw(mapping) };
+    let alloc = |at| {
+        // SAFETY: The mapping is a live guest_memfd's, as kvm_gmem_alloc_folio() requires.
+        let folio = unsafe { bindings::kvm_gmem_alloc_folio(mapping.as_raw(), at) };
+        let folio = NonNull::new(folio).ok_or(ENOMEM)?;
+        // SAFETY: kvm_gmem_alloc_folio() returns an order-0 folio it just allocated, with the
+        // only reference, unlocked, in no page cache or page table, from the direct map.
+        Ok(unsafe { NewFolio::from_raw(folio) })
+    };
+    match Gmem::new(mapping, size, &alloc).and_then(|gmem| get_folio(&gmem, index, fault_around)) {
         Ok(folio) => folio.into_raw().as_ptr(),
         Err(e) => e.to_ptr(),
     }
 }
 
 /// Creates the missing folios of indices `start` up to `end` (exclusive) of a guest_memfd
-/// without a direct map, at most [`FILL_BATCH`] of them with one TLB flush.
+/// without a direct map, at most [`FILL_BATCH`] of them with one TLB flush; `end` is at most
+/// `size`, the file's size in pages.
 ///
 /// Returns the index after the last one handled (call again from there until `end`), or a
 /// negative errno.
 ///
 /// # Safety
 ///
-/// `inode` must be a guest_memfd inode whose mapping has `AS_NO_DIRECT_MAP`, kept live by the
-/// caller (through the file it comes from) for the duration of the call.
+/// As for [`kvm_gmem_ndm_get_folio()`] without `fault_around`.
 #[export]
 pub unsafe extern "C" fn kvm_gmem_ndm_fill(
-    inode: *mut bindings::inode,
+    mapping: *mut bindings::address_space,
+    size: PageIndex,
     start: PageIndex,
     end: PageIndex,
 ) -> kernel::ffi::c_long {
-    // SAFETY: The caller guarantees what `with_gmem` requires.
-    match unsafe { with_gmem(inode, |gmem| fill(gmem, start, end)) } {
+    // SAFETY: The caller keeps the mapping live for the call, which `mapping` does not outlive.
+    let mapping = unsafe { AddressSpace::from_raw(mapping) };
+    let alloc = |at| {
+        // SAFETY: The mapping is a live guest_memfd's, as kvm_gmem_alloc_folio() requires.
+        let folio = unsafe { bindings::kvm_gmem_alloc_folio(mapping.as_raw(), at) };
+        let folio = NonNull::new(folio).ok_or(ENOMEM)?;
+        // SAFETY: kvm_gmem_alloc_folio() returns an order-0 folio it just allocated, with the
+        // only reference, unlocked, in no page cache or page table, from the direct map.
+        Ok(unsafe { NewFolio::from_raw(folio) })
+    };
+    match Gmem::new(mapping, size, &alloc).and_then(|gmem| fill(&gmem, start, end)) {
         Ok(next) => next as kernel::ffi::c_long,
         Err(e) => e.to_errno() as kernel::ffi::c_long,
     }
