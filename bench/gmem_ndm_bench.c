@@ -15,6 +15,9 @@
  *   guest_touch_ns_per_page  a vCPU writing each page of a SIZE memslot
  *   call_ipis_fallocate      function-call IPIs during the fallocate() of SIZE
  *   call_ipis_fault          the same while faulting SIZE in from userspace
+ * Then DirectMap4k/2M/1G of /proc/meminfo: before, after the repetitions
+ * (idle), with 1 GiB without a direct map allocated, right after its close,
+ * and 3 s later (the kernel merges the split entries again after a second).
  * Kernel TLB flushes reach the other CPUs as function-call IPIs
  * (flush_tlb_kernel_range() -> on_each_cpu()): fallocate() removes folios in
  * batches of 32 folios with one flush each, a fault the missing folios of
@@ -39,6 +42,8 @@
 #define SIZE		SZ_256M
 #define GUEST_GPA	SZ_4G
 #define GUEST_SLOT	1
+/* Longer than the kernel waits before it merges the direct map again. */
+#define MERGE_WAIT_S	3
 
 static size_t page_size;
 
@@ -189,6 +194,26 @@ static void print_direct_map(const char *when)
 	fclose(f);
 }
 
+/*
+ * The direct map around 1 GiB without a direct map: split while it is
+ * allocated, then merged again a second after its memory came back.
+ */
+static void bench_direct_map(struct kvm_vm *vm)
+{
+	int fd;
+
+	sleep(MERGE_WAIT_S);
+	print_direct_map("idle");
+	fd = vm_create_guest_memfd(vm, SZ_1G, GUEST_MEMFD_FLAG_NO_DIRECT_MAP);
+	TEST_ASSERT(!fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, SZ_1G),
+		    "fallocate() of 1 GiB failed, errno %d", errno);
+	print_direct_map("1GiB-allocated");
+	close(fd);
+	print_direct_map("1GiB-closed");
+	sleep(MERGE_WAIT_S);
+	print_direct_map("1GiB-closed-3s");
+}
+
 int main(int argc, char *argv[])
 {
 	const u64 ndm = GUEST_MEMFD_FLAG_NO_DIRECT_MAP;
@@ -209,7 +234,7 @@ int main(int argc, char *argv[])
 		bench_guest(rep & 1 ? "ndm" : "plain", rep & 1 ? ndm : 0, rep);
 		bench_guest(rep & 1 ? "plain" : "ndm", rep & 1 ? 0 : ndm, rep);
 	}
-	print_direct_map("after");
+	bench_direct_map(vm);
 	kvm_vm_free(vm);
 	return 0;
 }
