@@ -115,8 +115,6 @@ MUST_NOT_SKIP = {
 DEBUG_MAY_SKIP = {
     "selftest kvm:guest_memfd_no_direct_map_test: cycles.direct_map_removed_and_restored":
         "debug_pagealloc unmaps free pages too, so the page table dump cannot tell ours",
-    "selftest kvm:guest_memfd_no_direct_map_test: cycles.direct_map_merged_again_after_close":
-        "debug_pagealloc maps the whole direct map with 4 KiB entries: nothing to merge",
     "selftest kvm:guest_memfd_no_direct_map_test: kernel_read.plain.after_close":
         "debug_pagealloc unmaps free pages, so a kernel read cannot see freed plain data",
     "selftest kvm:guest_memfd_no_direct_map_test: kernel_read.no_direct_map.after_close":
