@@ -204,14 +204,13 @@ fn fill(gmem: &Gmem<'_>, start: PageIndex, end: PageIndex) -> Result<PageIndex> 
 /// reference, creating it (cleared, out of the direct map) if needed; or an `ERR_PTR()`.
 ///
 /// `size` is the file's size in pages. With `fault_around`, the missing folios of the window
-/// around `index` are created too.
+/// around `index` are created too; the caller then holds the mapping's invalidate lock (shared),
+/// so that no hole is punched meanwhile. A mapping without `AS_NO_DIRECT_MAP` gets `EINVAL`.
 ///
 /// # Safety
 ///
-/// `mapping` must be the page cache of a guest_memfd inode, with `AS_NO_DIRECT_MAP`, that the
-/// caller keeps live (through the file or the VMA it comes from) for the duration of the call.
-/// With `fault_around`, the caller holds the mapping's invalidate lock (shared), so that no hole
-/// is punched meanwhile.
+/// `mapping` must be the page cache of a guest_memfd inode that the caller keeps live (through
+/// the file or the VMA it comes from) for the duration of the call.
 #[export]
 pub unsafe extern "C" fn kvm_gmem_ndm_get_folio(
     mapping: *mut bindings::address_space,
@@ -222,11 +221,14 @@ pub unsafe extern "C" fn kvm_gmem_ndm_get_folio(
     // SAFETY: The caller keeps the mapping live for the call, which `mapping` does not outlive.
     let mapping = unsafe { AddressSpace::from_raw(mapping) };
     let alloc = |at| {
-        // SAFETY: The mapping is a live guest_memfd's, as kvm_gmem_alloc_folio() requires.
+        // SAFETY: The caller keeps `mapping`, the page cache of a guest_memfd inode (as
+        // kvm_gmem_alloc_folio() requires of `mapping->host`), live for the call, and this
+        // closure runs only within it: it is lent to the local `Gmem` alone.
         let folio = unsafe { bindings::kvm_gmem_alloc_folio(mapping.as_raw(), at) };
         let folio = NonNull::new(folio).ok_or(ENOMEM)?;
         // SAFETY: kvm_gmem_alloc_folio() returns an order-0 folio it just allocated, with the
-        // only reference, unlocked, in no page cache or page table, from the direct map.
+        // only reference, unlocked, in no page cache or page table. It is in the direct map:
+        // the mapping's GFP_HIGHUSER finds no highmem, guest_memfd being 64-bit only.
         Ok(unsafe { NewFolio::from_raw(folio) })
     };
     match Gmem::new(mapping, size, &alloc).and_then(|gmem| get_folio(&gmem, index, fault_around)) {
@@ -236,15 +238,17 @@ pub unsafe extern "C" fn kvm_gmem_ndm_get_folio(
 }
 
 /// Creates the missing folios of indices `start` up to `end` (exclusive) of a guest_memfd
-/// without a direct map, at most [`FILL_BATCH`] of them with one TLB flush; `end` is at most
-/// `size`, the file's size in pages.
+/// without a direct map, at most [`FILL_BATCH`] of them with one TLB flush. `size` is the file's
+/// size in pages, which filling does not need (only a fault's window does); `end` is at most
+/// `size`.
 ///
 /// Returns the index after the last one handled (call again from there until `end`), or a
 /// negative errno.
 ///
 /// # Safety
 ///
-/// As for [`kvm_gmem_ndm_get_folio()`] without `fault_around`.
+/// `mapping` must be the page cache of a guest_memfd inode that the caller keeps live (through
+/// the file it comes from) for the duration of the call.
 #[export]
 pub unsafe extern "C" fn kvm_gmem_ndm_fill(
     mapping: *mut bindings::address_space,
@@ -255,11 +259,14 @@ pub unsafe extern "C" fn kvm_gmem_ndm_fill(
     // SAFETY: The caller keeps the mapping live for the call, which `mapping` does not outlive.
     let mapping = unsafe { AddressSpace::from_raw(mapping) };
     let alloc = |at| {
-        // SAFETY: The mapping is a live guest_memfd's, as kvm_gmem_alloc_folio() requires.
+        // SAFETY: The caller keeps `mapping`, the page cache of a guest_memfd inode (as
+        // kvm_gmem_alloc_folio() requires of `mapping->host`), live for the call, and this
+        // closure runs only within it: it is lent to the local `Gmem` alone.
         let folio = unsafe { bindings::kvm_gmem_alloc_folio(mapping.as_raw(), at) };
         let folio = NonNull::new(folio).ok_or(ENOMEM)?;
         // SAFETY: kvm_gmem_alloc_folio() returns an order-0 folio it just allocated, with the
-        // only reference, unlocked, in no page cache or page table, from the direct map.
+        // only reference, unlocked, in no page cache or page table. It is in the direct map:
+        // the mapping's GFP_HIGHUSER finds no highmem, guest_memfd being 64-bit only.
         Ok(unsafe { NewFolio::from_raw(folio) })
     };
     match Gmem::new(mapping, size, &alloc).and_then(|gmem| fill(&gmem, start, end)) {
