@@ -17,7 +17,8 @@
  *   call_ipis_fault          the same while faulting SIZE in from userspace
  * Then DirectMap4k/2M/1G of /proc/meminfo: before, after the repetitions
  * (idle), with 1 GiB without a direct map allocated, right after its close,
- * and 3 s later (the kernel merges the split entries again after a second).
+ * and 3 s later: whether the kernel merged the split entries again (the
+ * series does not; wip/direct-map-merge/ does, a second after the close).
  * Kernel TLB flushes reach the other CPUs as function-call IPIs
  * (flush_tlb_kernel_range() -> on_each_cpu()): fallocate() removes folios in
  * batches of 32 folios with one flush each, a fault the missing folios of
@@ -42,7 +43,7 @@
 #define SIZE		SZ_256M
 #define GUEST_GPA	SZ_4G
 #define GUEST_SLOT	1
-/* Longer than the kernel waits before it merges the direct map again. */
+/* Longer than wip/direct-map-merge/ waits before it merges the direct map. */
 #define MERGE_WAIT_S	3
 
 static size_t page_size;
@@ -196,7 +197,7 @@ static void print_direct_map(const char *when)
 
 /*
  * The direct map around 1 GiB without a direct map: split while it is
- * allocated, then merged again a second after its memory came back.
+ * allocated; after the close, split still or merged again.
  */
 static void bench_direct_map(struct kvm_vm *vm)
 {

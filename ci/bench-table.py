@@ -34,9 +34,7 @@ def main(path):
                 samples[(words[1], words[2])].append(float(words[4]))
             elif words[:1] == ["meminfo"]:
                 # meminfo <when> DirectMap4k: <n> kB
-                if words[1] not in meminfo:
-                    meminfo[words[1]] = {}
-                meminfo[words[1]][words[2].rstrip(":")] = int(words[3])
+                meminfo.setdefault(words[1], {})[words[2].rstrip(":")] = int(words[3])
             elif words[:1] == ["cpus"]:
                 header = line.strip()
     if not samples:
