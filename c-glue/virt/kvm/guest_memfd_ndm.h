@@ -14,8 +14,8 @@
 struct folio;
 
 /* In guest_memfd.c, for the Rust code. */
-struct folio *kvm_gmem_alloc_folio(struct address_space *mapping,
-				   pgoff_t index);
+unsigned long kvm_gmem_alloc_folios(struct address_space *mapping, pgoff_t index,
+				    struct folio **folios, unsigned long nr);
 
 /* In guest_memfd_ndm.rs. */
 struct folio *kvm_gmem_ndm_get_folio(struct address_space *mapping,

@@ -19,6 +19,12 @@
 //! punched into the file (guest_memfd.c decides, under the invalidate lock), so that a page given
 //! back stays given back. Neighbours are probed without waiting for their locks.
 //!
+//! Removing a page also costs an update of its direct map entry, which is far cheaper for pages
+//! that follow each other in physical memory: one update per run, and a whole PMD-sized block
+//! keeps its large entry (on x86) instead of being split into a page table. So the folios of
+//! consecutive missing indices are allocated together, as order-0 folios of one block where the
+//! memory policy allows (`kvm_gmem_alloc_folios()`).
+//!
 //! There is no per-folio state: the mapping flag says it all. The folio states are types of
 //! `kernel::mm` ([`NewFolio`], [`RemovedFolio`], [`LockedFolio`]), so that no path here can hand
 //! a folio that is out of the direct map to the page allocator: a removed folio that is not
@@ -26,8 +32,8 @@
 //! and fallocate call in here); the two entry points, the only code here that touches C
 //! directly, are at the end of this file.
 
-use core::ptr::NonNull;
 use kernel::{
+    alloc::flags::GFP_KERNEL,
     bindings,
     error::code::*,
     mm::{
@@ -41,9 +47,9 @@ use kernel::{
 
 /// Folios removed from the direct map with one TLB flush when filling a range.
 ///
-/// 32 folios are 128 KiB with 4 KiB pages: large enough that the flush is paid once per many
-/// folios, small enough that a batch allocated but not yet inserted stays modest.
-const FILL_BATCH: usize = 32;
+/// 1024 folios are 4 MiB with 4 KiB pages, two PMD-sized blocks: fallocate() of 256 MiB flushes
+/// 64 times. The batch and its list of indices are on the heap: 24 KiB for 1024 folios.
+const FILL_BATCH: usize = 1024;
 
 /// Folios created together on a fault: the aligned window of this many indices around it.
 ///
@@ -63,8 +69,9 @@ struct Gmem<'a> {
     mapping: &'a AddressSpace,
     /// The size of the file in pages (rounded down).
     size: PageIndex,
-    /// Allocates a folio for an index, by the guest_memfd's memory policy.
-    alloc: &'a dyn Fn(PageIndex) -> Result<NewFolio>,
+    /// Allocates folios for consecutive indices, from the first one given, at least one and at
+    /// most the number given, by the guest_memfd's memory policy.
+    alloc: &'a dyn Fn(PageIndex, usize) -> Result<KVec<NewFolio>>,
 }
 
 impl<'a> Gmem<'a> {
@@ -74,7 +81,7 @@ impl<'a> Gmem<'a> {
     fn new(
         mapping: &'a AddressSpace,
         size: PageIndex,
-        alloc: &'a dyn Fn(PageIndex) -> Result<NewFolio>,
+        alloc: &'a dyn Fn(PageIndex, usize) -> Result<KVec<NewFolio>>,
     ) -> Result<Self> {
         if !mapping.no_direct_map() {
             return Err(EINVAL);
@@ -87,11 +94,17 @@ impl<'a> Gmem<'a> {
         })
     }
 
-    /// A new folio for `index`, cleared and up to date.
-    fn new_folio(&self, index: PageIndex) -> Result<NewFolio> {
-        let mut folio = (self.alloc)(index)?;
-        folio.zero();
-        Ok(folio)
+    /// New folios for `index` and the indices after it, at least one and at most `max`, cleared
+    /// and up to date.
+    fn new_folios(&self, index: PageIndex, max: usize) -> Result<KVec<NewFolio>> {
+        let mut folios = (self.alloc)(index, max)?;
+        if folios.is_empty() || folios.len() > max {
+            return Err(EINVAL);
+        }
+        for folio in folios.iter_mut() {
+            folio.zero();
+        }
+        Ok(folios)
     }
 }
 
@@ -138,7 +151,7 @@ fn fault_around_window(index: PageIndex, size: PageIndex) -> (PageIndex, PageInd
 }
 
 /// Creates the missing folios of indices `start..end`, at most [`FILL_BATCH`] of them, with one
-/// TLB flush.
+/// TLB flush. The folios of consecutive missing indices are allocated together.
 ///
 /// If the folio of index `keep` is created here, it is returned locked; `None` means that it
 /// existed, that someone else created it meanwhile, or that no `keep` was given. An error is the
@@ -149,14 +162,28 @@ fn create(
     end: PageIndex,
     keep: Option<PageIndex>,
 ) -> Result<Option<LockedFolio>> {
-    let mut batch = FolioBatch::<FILL_BATCH>::new();
-    let mut indices = [0; FILL_BATCH];
+    let end = batch_end(start, end);
+    let capacity = end - start;
+    let mut batch = FolioBatch::with_capacity(capacity, GFP_KERNEL)?;
+    let mut indices = KVec::with_capacity(capacity, GFP_KERNEL)?;
 
-    for index in start..batch_end(start, end) {
-        if !gmem.mapping.contains_folio(index) {
-            indices[batch.len()] = index;
-            // The range holds at most FILL_BATCH indices, so the batch has room.
-            batch.push(gmem.new_folio(index)?).map_err(|_| EINVAL)?;
+    let mut index = start;
+    while index < end {
+        if gmem.mapping.contains_folio(index) {
+            index += 1;
+            continue;
+        }
+        let mut missing_end = index + 1;
+        while missing_end < end && !gmem.mapping.contains_folio(missing_end) {
+            missing_end += 1;
+        }
+        while index < missing_end {
+            for folio in gmem.new_folios(index, missing_end - index)? {
+                // At most one folio per index of the range: the batch has room.
+                batch.push(folio).map_err(|_| EINVAL)?;
+                indices.push_within_capacity(index)?;
+                index += 1;
+            }
         }
     }
 
@@ -220,16 +247,18 @@ pub unsafe extern "C" fn kvm_gmem_ndm_get_folio(
 ) -> *mut bindings::folio {
     // SAFETY: The caller keeps the mapping live for the call, which `mapping` does not outlive.
     let mapping = unsafe { AddressSpace::from_raw(mapping) };
-    let alloc = |at| {
+    let alloc = |at, max| {
         // SAFETY: The caller keeps `mapping`, the page cache of a guest_memfd inode (as
-        // kvm_gmem_alloc_folio() requires of `mapping->host`), live for the call, and this
-        // closure runs only within it: it is lent to the local `Gmem` alone.
-        let folio = unsafe { bindings::kvm_gmem_alloc_folio(mapping.as_raw(), at) };
-        let folio = NonNull::new(folio).ok_or(ENOMEM)?;
-        // SAFETY: kvm_gmem_alloc_folio() returns an order-0 folio it just allocated, with the
-        // only reference, unlocked, in no page cache or page table. It is in the direct map:
-        // the mapping's GFP_HIGHUSER finds no highmem, guest_memfd being 64-bit only.
-        Ok(unsafe { NewFolio::from_raw(folio) })
+        // kvm_gmem_alloc_folios() requires of `mapping->host`), live for the call, and this
+        // closure runs only within it: it is lent to the local `Gmem` alone. The function stores
+        // at most `max` folios and returns their number, each an order-0 folio it just allocated,
+        // with the only reference, unlocked, in no page cache or page table. Each is in the direct
+        // map: the mapping's GFP_HIGHUSER finds no highmem, guest_memfd being 64-bit only.
+        unsafe {
+            NewFolio::from_raw_array(max, GFP_KERNEL, |raw, max| {
+                bindings::kvm_gmem_alloc_folios(mapping.as_raw(), at, raw, max)
+            })
+        }
     };
     match Gmem::new(mapping, size, &alloc).and_then(|gmem| get_folio(&gmem, index, fault_around)) {
         Ok(folio) => folio.into_raw().as_ptr(),
@@ -258,16 +287,18 @@ pub unsafe extern "C" fn kvm_gmem_ndm_fill(
 ) -> kernel::ffi::c_long {
     // SAFETY: The caller keeps the mapping live for the call, which `mapping` does not outlive.
     let mapping = unsafe { AddressSpace::from_raw(mapping) };
-    let alloc = |at| {
+    let alloc = |at, max| {
         // SAFETY: The caller keeps `mapping`, the page cache of a guest_memfd inode (as
-        // kvm_gmem_alloc_folio() requires of `mapping->host`), live for the call, and this
-        // closure runs only within it: it is lent to the local `Gmem` alone.
-        let folio = unsafe { bindings::kvm_gmem_alloc_folio(mapping.as_raw(), at) };
-        let folio = NonNull::new(folio).ok_or(ENOMEM)?;
-        // SAFETY: kvm_gmem_alloc_folio() returns an order-0 folio it just allocated, with the
-        // only reference, unlocked, in no page cache or page table. It is in the direct map:
-        // the mapping's GFP_HIGHUSER finds no highmem, guest_memfd being 64-bit only.
-        Ok(unsafe { NewFolio::from_raw(folio) })
+        // kvm_gmem_alloc_folios() requires of `mapping->host`), live for the call, and this
+        // closure runs only within it: it is lent to the local `Gmem` alone. The function stores
+        // at most `max` folios and returns their number, each an order-0 folio it just allocated,
+        // with the only reference, unlocked, in no page cache or page table. Each is in the direct
+        // map: the mapping's GFP_HIGHUSER finds no highmem, guest_memfd being 64-bit only.
+        unsafe {
+            NewFolio::from_raw_array(max, GFP_KERNEL, |raw, max| {
+                bindings::kvm_gmem_alloc_folios(mapping.as_raw(), at, raw, max)
+            })
+        }
     };
     match Gmem::new(mapping, size, &alloc).and_then(|gmem| fill(&gmem, start, end)) {
         Ok(next) => next as kernel::ffi::c_long,

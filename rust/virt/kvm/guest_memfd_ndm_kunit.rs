@@ -102,9 +102,11 @@ mod tests {
         unsafe { core::mem::zeroed() },
     );
 
-    /// Allocates as the memory policy would, but without one.
-    fn alloc_without_policy(_index: PageIndex) -> Result<NewFolio> {
-        Ok(NewFolio::alloc(GFP_KERNEL)?)
+    /// Allocates one folio, as the memory policy would, but without one.
+    fn alloc_without_policy(_index: PageIndex, _max: usize) -> Result<KVec<NewFolio>> {
+        let mut folios = KVec::with_capacity(1, GFP_KERNEL)?;
+        folios.push(NewFolio::alloc(GFP_KERNEL)?, GFP_KERNEL)?;
+        Ok(folios)
     }
 
     impl TestFile {

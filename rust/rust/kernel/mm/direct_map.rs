@@ -16,6 +16,7 @@
 
 use super::folio::{Folio, NewFolio};
 use crate::{
+    alloc::{allocator::Kmalloc, kvec::PushError, Flags, IntoIter, KVec},
     bindings,
     error::{to_result, Result},
 };
@@ -37,58 +38,55 @@ pub fn folio_in_direct_map(folio: &Folio) -> bool {
     })
 }
 
-/// Up to `N` new folios, to be removed from the direct map together.
+/// New folios, to be removed from the direct map together.
+///
+/// It has room for the number of folios given when it is created, allocated then, so that
+/// adding a folio never allocates.
 ///
 /// # Invariants
 ///
-/// The first `self.len` entries of `self.folios` are `Some`, the others `None`; the first
-/// `self.len` entries of `self.raw` point to the same folios.
-pub struct FolioBatch<const N: usize> {
-    folios: [Option<NewFolio>; N],
+/// `self.raw` has as many entries as `self.folios`, each the `struct folio *` of the folio at
+/// the same position.
+pub struct FolioBatch {
+    folios: KVec<NewFolio>,
     /// The array of `struct folio *` that folios_zap_direct_map() takes.
-    raw: [*mut bindings::folio; N],
-    len: usize,
+    raw: KVec<*mut bindings::folio>,
 }
 
-impl<const N: usize> FolioBatch<N> {
-    /// An empty batch.
-    pub fn new() -> Self {
-        // INVARIANT: No entry is `Some`.
-        Self {
-            folios: [const { None }; N],
-            raw: [ptr::null_mut(); N],
-            len: 0,
-        }
+impl FolioBatch {
+    /// An empty batch with room for `capacity` folios.
+    pub fn with_capacity(capacity: usize, flags: Flags) -> Result<Self> {
+        // INVARIANT: Both are empty.
+        Ok(Self {
+            folios: KVec::with_capacity(capacity, flags)?,
+            raw: KVec::with_capacity(capacity, flags)?,
+        })
     }
 
     /// Adds `folio` to the batch, or gives it back if the batch is full.
     pub fn push(&mut self, folio: NewFolio) -> Result<(), NewFolio> {
-        match self.folios.get_mut(self.len) {
-            Some(slot) => {
-                // INVARIANT: The entry after the last `Some` becomes `Some`.
-                self.raw[self.len] = folio.as_raw();
-                *slot = Some(folio);
-                self.len += 1;
-                Ok(())
+        if self.raw.push_within_capacity(folio.as_raw()).is_err() {
+            return Err(folio);
+        }
+        match self.folios.push_within_capacity(folio) {
+            // INVARIANT: Both got the folio, at the same position.
+            Ok(()) => Ok(()),
+            Err(PushError(folio)) => {
+                // INVARIANT: Back to the entries of `self.folios`.
+                self.raw.pop();
+                Err(folio)
             }
-            None => Err(folio),
         }
     }
 
     /// The number of folios in the batch.
     pub fn len(&self) -> usize {
-        self.len
+        self.folios.len()
     }
 
     /// Whether the batch holds no folio.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-}
-
-impl<const N: usize> Default for FolioBatch<N> {
-    fn default() -> Self {
-        Self::new()
+        self.folios.is_empty()
     }
 }
 
@@ -99,14 +97,12 @@ impl<const N: usize> Default for FolioBatch<N> {
 ///
 /// # Invariants
 ///
-/// The folios in `self.folios[self.next..]` are out of the direct map, followed by `None` up to
-/// the end; the entries before `self.next` are `None`.
-pub struct RemovedFolios<const N: usize> {
-    folios: [Option<NewFolio>; N],
-    next: usize,
+/// The folios that `self.folios` has not yielded yet are out of the direct map.
+pub struct RemovedFolios {
+    folios: IntoIter<NewFolio, Kmalloc>,
 }
 
-impl<const N: usize> RemovedFolios<N> {
+impl RemovedFolios {
     /// Removes every folio of `batch` from the direct map, then flushes the kernel TLB once for
     /// all of them.
     ///
@@ -117,15 +113,13 @@ impl<const N: usize> RemovedFolios<N> {
     /// # Context
     ///
     /// Process context; may sleep.
-    pub fn remove(mut batch: FolioBatch<N>) -> Result<Self> {
-        // SAFETY: By the type invariants of `FolioBatch` the first `batch.len` entries of
-        // `batch.raw` are its folios, which are new: no one else uses them.
-        unsafe { zap(&mut batch.raw[..batch.len]) }?;
-        // INVARIANT: All folios of the batch, a prefix of the array, are now out of the direct
-        // map.
+    pub fn remove(mut batch: FolioBatch) -> Result<Self> {
+        // SAFETY: By the type invariants of `FolioBatch` the entries of `batch.raw` are its
+        // folios, which are new: no one else uses them.
+        unsafe { zap(&mut batch.raw) }?;
+        // INVARIANT: All folios of the batch are now out of the direct map.
         Ok(Self {
-            folios: batch.folios,
-            next: 0,
+            folios: batch.folios.into_iter(),
         })
     }
 }
@@ -145,18 +139,16 @@ unsafe fn zap(folios: &mut [*mut bindings::folio]) -> Result {
     to_result(unsafe { bindings::folios_zap_direct_map(folios.as_mut_ptr(), nr) })
 }
 
-impl<const N: usize> Iterator for RemovedFolios<N> {
+impl Iterator for RemovedFolios {
     type Item = RemovedFolio;
 
     fn next(&mut self) -> Option<RemovedFolio> {
-        let folio = self.folios.get_mut(self.next)?.take()?;
-        self.next += 1;
         // INVARIANT: By the type invariants the folio is out of the direct map; it leaves `self`.
-        Some(RemovedFolio(folio))
+        self.folios.next().map(RemovedFolio)
     }
 }
 
-impl<const N: usize> Drop for RemovedFolios<N> {
+impl Drop for RemovedFolios {
     fn drop(&mut self) {
         // Each folio not taken is restored by the drop of its `RemovedFolio`.
         for _ in self.by_ref() {}
@@ -164,7 +156,8 @@ impl<const N: usize> Drop for RemovedFolios<N> {
 }
 
 /// A new folio out of the direct map. Dropping it puts it back into the direct map, then drops
-/// it; that may sleep (restoring can take a lock).
+/// it; that may sleep (restoring can take a lock, or allocate a page table). Should restoring
+/// fail, the folio is leaked rather than freed (`folio_restore_direct_map()` keeps a reference).
 ///
 /// # Invariants
 ///
@@ -197,8 +190,8 @@ impl Deref for RemovedFolio {
 impl Drop for RemovedFolio {
     fn drop(&mut self) {
         // SAFETY: By the type invariants the folio is out of the direct map, removed by
-        // `folios_zap_direct_map()`; it is new, so nobody else restores it. `self.0` drops the
-        // reference only after this.
+        // `folios_zap_direct_map()`; it is new, so nobody else restores it. `self.0` drops our
+        // reference only after this; one that stays out keeps the reference taken for it.
         unsafe { bindings::folio_restore_direct_map(self.0.as_raw()) };
     }
 }
@@ -214,7 +207,7 @@ mod tests {
     #[test]
     fn dropped_folios_are_back_in_the_direct_map() -> Result {
         const N: usize = 4;
-        let mut batch = FolioBatch::<N>::new();
+        let mut batch = FolioBatch::with_capacity(N, GFP_KERNEL)?;
         let mut held = KVec::<ARef<Folio>>::with_capacity(N, GFP_KERNEL)?;
         for _ in 0..N {
             let folio = NewFolio::alloc(GFP_KERNEL)?;

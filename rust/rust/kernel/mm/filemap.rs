@@ -104,8 +104,9 @@ impl AddressSpace {
             )
         };
         if ret != 0 {
-            // SAFETY: The failed insertion left the folio in the direct map, and us our
-            // reference.
+            // SAFETY: The failed insertion put the folio back into the direct map, or, should
+            // that have failed, took a reference that keeps it from ever being freed; it left us
+            // our reference.
             unsafe { bindings::folio_put(folio.as_ptr()) };
             return Err(crate::error::Error::from_errno(ret));
         }

@@ -11,8 +11,9 @@
 //! reference, as does [`ARef<Folio>`].
 
 use crate::{
-    alloc::{AllocError, Flags},
+    alloc::{AllocError, Flags, KVec},
     bindings,
+    error::{code::ENOMEM, Result},
     sync::aref::{ARef, AlwaysRefCounted},
     types::Opaque,
 };
@@ -110,6 +111,38 @@ impl NewFolio {
         // SAFETY: The caller gives us its reference.
         // INVARIANT: The caller guarantees that the folio is new.
         Self(unsafe { aref_from_raw(ptr) })
+    }
+
+    /// Takes ownership of the folios that a C allocator stores into an array.
+    ///
+    /// `fill` gets an array with room for `max` folio pointers, and `max`; it returns how many it
+    /// stored. They are returned in the order stored; `ENOMEM` if there is none.
+    ///
+    /// # Safety
+    ///
+    /// `fill` stores at most `max` pointers and returns their number; each points to a folio that
+    /// [`NewFolio::from_raw`] may take ownership of.
+    pub unsafe fn from_raw_array(
+        max: usize,
+        flags: Flags,
+        fill: impl FnOnce(*mut *mut bindings::folio, usize) -> usize,
+    ) -> Result<KVec<Self>> {
+        let mut raw = KVec::<*mut bindings::folio>::with_capacity(max, flags)?;
+        let mut folios = KVec::with_capacity(max, flags)?;
+        let stored = fill(raw.as_mut_ptr(), max).min(max);
+        // SAFETY: The caller guarantees that `fill` initialised the first `stored` entries, which
+        // are within the capacity of `raw`.
+        unsafe { raw.inc_len(stored) };
+        for folio in raw.iter().filter_map(|&folio| NonNull::new(folio)) {
+            // SAFETY: The caller guarantees that `from_raw()` may take the folio.
+            let folio = unsafe { Self::from_raw(folio) };
+            // `folios` has room for all of them; one that did not fit would be dropped.
+            let _ = folios.push_within_capacity(folio);
+        }
+        if folios.is_empty() {
+            return Err(ENOMEM);
+        }
+        Ok(folios)
     }
 
     /// Fills the folio with zeroes and marks it up to date.
