@@ -3,8 +3,9 @@
  * guest_memfd without a direct map when the direct map cannot be split.
  *
  * Removing a folio from the direct map splits a large direct-map entry
- * first, which needs a page table page. Here fail_page_alloc fails exactly
- * those allocations (its stack filter is set to the x86 CPA code that splits)
+ * first, which needs a page table page, unless the folios removed together
+ * cover the whole entry (a PMD-sized block, which x86 keeps as one large
+ * entry, not present). Here fail_page_alloc fails exactly those allocations (its stack filter is set to the x86 CPA code that splits)
  * for this thread, while fallocate(), user faults and KVM's get_pfn create
  * folios. Each case checks that the caller sees the error the design gives
  * (-ENOMEM; a user fault retries), that every folio in the page cache is out
@@ -223,7 +224,12 @@ static void teardown(struct setup *s)
  */
 #define SIZE		SZ_256M
 #define FALLOCATE_SIZE	SZ_1G
-#define CHUNK		SZ_2M
+/*
+ * fallocate() allocates each call's pages as blocks of up to 2 MiB: 3 MiB
+ * is a whole block, removed without a split, and a half one, which needs a
+ * split, in one batch.
+ */
+#define CHUNK		(SZ_2M + SZ_1M)
 
 #define GMEM_GPA	SZ_1G
 #define GMEM_SLOT	1
@@ -333,9 +339,10 @@ TEST(user_fault_retries)
 
 /*
  * fallocate() fails with ENOMEM where a split fails; what it created stays
- * valid. Memory allocated and freed first comes back from the allocator
- * already split (by this case and the ones before), so batches also mix folios that are removed with one whose
- * split fails: those removed must be put back.
+ * valid. Each call's batch holds a whole 2 MiB block, removed without a
+ * split, and half of one, whose split fails: the whole block must be put
+ * back. Memory allocated and freed first comes back from the allocator
+ * already split (by this case and the ones before), and needs no split.
  */
 TEST(fallocate_fails_then_fills)
 {
@@ -352,7 +359,9 @@ TEST(fallocate_fails_then_fills)
 
 	inject_start(MANY);
 	for (off = 0; off < FALLOCATE_SIZE; off += CHUNK) {
-		if (!fallocate(s.fd, FALLOC_FL_KEEP_SIZE, off, CHUNK))
+		long len = FALLOCATE_SIZE - off < CHUNK ? FALLOCATE_SIZE - off : CHUNK;
+
+		if (!fallocate(s.fd, FALLOC_FL_KEEP_SIZE, off, len))
 			continue;
 		TEST_ASSERT(errno == ENOMEM, "fallocate() failed with errno %d, not ENOMEM",
 			    errno);
@@ -360,7 +369,7 @@ TEST(fallocate_fails_then_fills)
 	}
 	injected = inject_stop(MANY);
 	printf("# %ld of %d fallocate() calls failed, %ld failures injected\n",
-	       failed, FALLOCATE_SIZE / CHUNK, injected);
+	       failed, DIV_ROUND_UP(FALLOCATE_SIZE, CHUNK), injected);
 	TEST_ASSERT(failed > 0 && injected >= failed,
 		    "No direct-map split failed: the injection proved nothing");
 	check_direct_map(s.before, resident_pages(s.mem, s.size), "after failed fallocate()");
