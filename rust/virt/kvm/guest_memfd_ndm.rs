@@ -167,13 +167,11 @@ fn create(
     let mut batch = FolioBatch::with_capacity(capacity, GFP_KERNEL)?;
     let mut indices = KVec::with_capacity(capacity, GFP_KERNEL)?;
 
+    // Each index is looked up once: a run of missing ones is allocated, then the folio that
+    // ends it (or the end of the range) is stepped over.
     let mut index = start;
     while index < end {
-        if gmem.mapping.contains_folio(index) {
-            index += 1;
-            continue;
-        }
-        let mut missing_end = index + 1;
+        let mut missing_end = index;
         while missing_end < end && !gmem.mapping.contains_folio(missing_end) {
             missing_end += 1;
         }
@@ -185,6 +183,7 @@ fn create(
                 index += 1;
             }
         }
+        index = missing_end.saturating_add(1);
     }
 
     // Each removed folio goes to the page cache, which puts it back if it does not keep it; one
