@@ -4,7 +4,9 @@
 Per measure: the median and the spread (min-max) of plain guest_memfd and of
 guest_memfd with GUEST_MEMFD_FLAG_NO_DIRECT_MAP, and their ratio (ndm/plain)
 with its target where the issue set one. Then the IPI counts of the batched
-(fallocate) and unbatched (fault) paths, and the direct map at each point the
+(fallocate) and unbatched (fault) paths; a kernel read() of the pages of one
+memfd that the direct map maps with 4 KiB entries (where closed ndm files left
+it split) against those it maps large; and the direct map at each point the
 benchmark printed it.
 Usage: bench-table.py SAMPLES_FILE
 """
@@ -15,17 +17,25 @@ from collections import defaultdict
 TITLES = [
     ("user_fault_ns_per_page", "userspace first touch, 256 MiB (ns/page)", 1.3),
     ("fallocate_ms", "fallocate of 256 MiB (ms)", 1.5),
+    ("fallocate_fresh_ms", "fallocate of 256 MiB, memory fresh from boot (ms)", 1.5),
+    ("fallocate_then_write_ms", "fallocate of 256 MiB, then each page written (ms)", None),
     ("punch_hole_ms", "punch hole over 256 MiB (ms)", None),
     ("close_ms", "close with 256 MiB allocated (ms)", None),
     ("guest_touch_ns_per_page", "guest first touch, 256 MiB slot (ns/page)", 1.2),
-    ("call_ipis_fallocate", "function-call IPIs, fallocate 256 MiB (batches of 32)", None),
+    ("call_ipis_fallocate", "function-call IPIs, fallocate 256 MiB (batches of 1024)", None),
     ("call_ipis_fault", "function-call IPIs, faulting 256 MiB in (windows of 16)", None),
+]
+
+# Measures that compare two kinds of memory rather than plain and ndm.
+KERNEL_TITLES = [
+    ("kernel_read_ns_per_page", "kernel read() of a memfd's pages (ns/page)"),
 ]
 
 
 def main(path):
     samples = defaultdict(list)
     meminfo = {}
+    kread = {}
     header = ""
     with open(path) as f:
         for line in f:
@@ -37,6 +47,9 @@ def main(path):
                 meminfo.setdefault(words[1], {})[words[2].rstrip(":")] = int(words[3])
             elif words[:1] == ["cpus"]:
                 header = line.strip()
+            elif words[:1] == ["kread"]:
+                # kread <4k|large> <n> pages <n> reads
+                kread[words[1]] = (int(words[2]), int(words[4]))
     if not samples:
         sys.exit("bench-table: no samples (did the benchmark run?)")
 
@@ -56,6 +69,29 @@ def main(path):
         ratio = f"{n / p:.2f}" if p else "-"
         print(f"{title:58} {cell(plain):>26} {cell(ndm):>26} {ratio:>9}"
               f" {('<= ' + str(target)) if target else '':>7}")
+    for key, title in KERNEL_TITLES:
+        large, small = samples.get((key, "large")), samples.get((key, "4k"))
+        if not large or not small:
+            continue
+        lm, sm = statistics.median(large), statistics.median(small)
+        print(f"\n{'the cost of a split direct map':58} {'large entries':>26}"
+              f" {'4 KiB entries':>26} {'4k/large':>9}")
+        print(f"{title:58} {cell(large):>26} {cell(small):>26} {sm / lm if lm else 0:>9.2f}")
+        if kread:
+            share = [f"{kread[k][0] * 4 // 1024} MiB in {kread[k][1]} reads" if k in kread else "-"
+                     for k in ("large", "4k")]
+            print(f"{'  pages read, each time':58} {share[0]:>26} {share[1]:>26}")
+    ipi = samples.get(("flush_ipi_ns", "ipi"))
+    fault_ipis = samples.get(("call_ipis_fault", "ndm"))
+    touch = [samples.get(("user_fault_ns_per_page", v)) for v in ("plain", "ndm")]
+    if ipi and fault_ipis and all(touch):
+        cost = statistics.median(ipi)
+        ipis = statistics.median(fault_ipis)
+        pages = 256 * 1024 // 4
+        over = (statistics.median(touch[1]) - statistics.median(touch[0])) * pages
+        print(f"\n{'one TLB-flush IPI (ns)':58} {cell(ipi):>26}")
+        print(f"{'  the flush IPIs of the ndm first touch, at that cost':58}"
+              f" {ipis * cost / 1e6:>22.1f} ms, of {over / 1e6:.1f} ms it takes over plain")
     if meminfo:
         sizes = ["DirectMap4k", "DirectMap2M", "DirectMap1G"]
         print(f"\n{'direct map (kB, /proc/meminfo)':32}" + "".join(f"{n:>14}" for n in sizes))
