@@ -16,7 +16,9 @@
  *   call_ipis_fallocate      function-call IPIs during the fallocate() of SIZE
  *   call_ipis_fault          the same while faulting SIZE in from userspace
  *   fallocate_then_write_ms  fallocate() of SIZE, then the first write to each
- *                            page from userspace (where each variant clears)
+ *                            page from userspace (plain clears at the fault,
+ *                            ndm in fallocate(); ndm clears again when the
+ *                            folio is freed, which close_ms shows)
  *   fallocate_fresh_ms       fallocate() of SIZE, first thing after boot: the
  *                            ndm files stay open, so each takes memory whose
  *                            direct map no earlier ndm file has split
@@ -38,9 +40,9 @@
  * Before anything is timed, most of the guest's memory is written once and
  * freed (back_guest_memory()), so that no measure pays for QEMU backing it.
  *
- * And what one TLB-flush IPI costs in this guest (flush_ipi_ns): a page of
- * this process write-protected with a thread of it spinning on the other CPU
- * and without, the difference divided by the IPIs it added.
+ * And the userspace first touch again with CPU 1 offline
+ * (user_fault_1cpu_ns_per_page), where the kernel's TLB flushes interrupt no
+ * other CPU: what is left of the ratio without flush IPIs.
  *
  * Kernel TLB flushes reach the other CPUs as function-call IPIs
  * (flush_tlb_kernel_range() -> on_each_cpu()): fallocate() removes folios in
@@ -49,8 +51,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,14 +120,15 @@ static int gmem(struct kvm_vm *vm, u64 flags)
 				     GUEST_MEMFD_FLAG_INIT_SHARED | flags);
 }
 
-static void bench_user(struct kvm_vm *vm, const char *variant, u64 flags, int rep)
+/* First touch from userspace: a fault per page, with the flag a flush per window. */
+static void first_touch(struct kvm_vm *vm, const char *variant, u64 flags, int rep,
+			const char *measure, const char *ipi_measure)
 {
 	u64 t, ipis;
 	size_t i;
 	char *mem;
 	int fd;
 
-	/* First touch from userspace: one fault, and with the flag one flush, per page. */
 	fd = gmem(vm, flags);
 	mem = kvm_mmap(SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
 	ipis = call_ipis();
@@ -136,10 +137,20 @@ static void bench_user(struct kvm_vm *vm, const char *variant, u64 flags, int re
 		mem[i] = 1;
 	t = now_ns() - t;
 	ipis = call_ipis() - ipis;
-	sample("user_fault_ns_per_page", variant, rep, (double)t / (SIZE / page_size), "ns");
-	sample("call_ipis_fault", variant, rep, ipis, "IPIs");
+	sample(measure, variant, rep, (double)t / (SIZE / page_size), "ns");
+	sample(ipi_measure, variant, rep, ipis, "IPIs");
 	kvm_munmap(mem, SIZE);
 	close(fd);
+}
+
+static void bench_user(struct kvm_vm *vm, const char *variant, u64 flags, int rep)
+{
+	size_t i;
+	char *mem;
+	int fd;
+	u64 t, ipis;
+
+	first_touch(vm, variant, flags, rep, "user_fault_ns_per_page", "call_ipis_fault");
 
 	/* fallocate() of the whole file: batches with one flush each. */
 	fd = gmem(vm, flags);
@@ -237,10 +248,14 @@ static void print_direct_map(const char *when)
 	fclose(f);
 }
 
+static u64 mem_available(void);
+
 /*
  * fallocate() of SIZE on memory no ndm file has used since boot: the ndm
  * files stay open until all repetitions are done (REPS * SIZE), the plain
- * ones are closed at once (they leave the direct map as they found it).
+ * ones are closed at once (they leave the direct map as they found it). Such
+ * memory leaves the direct map as whole 2 MiB entries; the first block in
+ * each 1 GiB entry splits that into 2 MiB ones.
  */
 static void bench_fresh_fallocate(struct kvm_vm *vm, int reps)
 {
@@ -248,6 +263,9 @@ static void bench_fresh_fallocate(struct kvm_vm *vm, int reps)
 	u64 t;
 
 	TEST_ASSERT(reps <= (int)ARRAY_SIZE(fds), "At most %zu repetitions", ARRAY_SIZE(fds));
+	TEST_ASSERT(mem_available() > (reps + 2) * (u64)SIZE,
+		    "%d repetitions keep %d MiB of fresh memory: too little memory", reps,
+		    reps * (SIZE >> 20));
 	for (rep = 0; rep < reps; rep++) {
 		for (i = 0; i < 2; i++) {
 			bool ndm = i ^ (rep & 1);
@@ -474,86 +492,36 @@ static void bench_kernel_read(int fd, u64 size, int reps)
 	free(r);
 }
 
-/* Pins the calling thread to @cpu. */
-static void pin_to_cpu(int cpu)
+/* Takes CPU 1 offline (false) or brings it back (true). */
+static void set_cpu1_online(bool online)
 {
-	cpu_set_t set;
+	int fd = open("/sys/devices/system/cpu/cpu1/online", O_WRONLY);
 
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	TEST_ASSERT(!sched_setaffinity(0, sizeof(set), &set),
-		    "sched_setaffinity() failed, errno %d", errno);
-}
-
-static volatile bool spinning, stop_spinning;
-
-/* Keeps this process's mm live on CPU 1, so that its TLB flushes reach CPU 1. */
-static void *spin_on_cpu1(void *page)
-{
-	pin_to_cpu(1);
-	spinning = true;
-	while (!stop_spinning)
-		(void)READ_ONCE(*(char *)page);
-	return NULL;
-}
-
-#define FLUSH_LOOPS	2000
-
-/*
- * Write-protecting a written page flushes its TLB entry on every CPU that
- * runs the mm (making it writable again flushes nothing): ns per loop, and
- * function-call IPIs per loop to @ipis.
- */
-static double write_protect_ns(char *page, double *ipis)
-{
-	u64 t, calls = call_ipis();
-	int i;
-
-	t = now_ns();
-	for (i = 0; i < FLUSH_LOOPS; i++) {
-		TEST_ASSERT(!mprotect(page, page_size, PROT_READ), "mprotect() failed");
-		TEST_ASSERT(!mprotect(page, page_size, PROT_READ | PROT_WRITE), "mprotect() failed");
-		WRITE_ONCE(*page, 1);
-	}
-	t = now_ns() - t;
-	*ipis = (double)(call_ipis() - calls) / FLUSH_LOOPS;
-	return (double)t / FLUSH_LOOPS;
+	TEST_ASSERT(fd >= 0, "No CPU 1 to take offline, errno %d", errno);
+	TEST_ASSERT(write(fd, online ? "1" : "0", 1) == 1,
+		    "Setting CPU 1 %s failed, errno %d", online ? "online" : "offline", errno);
+	close(fd);
 }
 
 /*
- * What one TLB-flush IPI costs here: the loop above on CPU 0 with a thread
- * of this process spinning on CPU 1 (each write protection interrupts it)
- * against the loop alone. What a kernel flush costs the faulting task is the
- * same round trip, to all other CPUs.
+ * The userspace first touch with CPU 1 offline, where a kernel TLB flush
+ * interrupts no other CPU: set against the first touch with both CPUs, this
+ * is what the flush IPIs of the faults cost.
  */
-static void bench_flush_ipi(int reps)
+static void bench_one_cpu(struct kvm_vm *vm, int reps)
 {
-	double alone, with, ipis_alone, ipis_with;
-	pthread_t thread;
-	char *page;
 	int rep;
 
-	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+	if (sysconf(_SC_NPROCESSORS_ONLN) != 2)
 		return;
-	page = kvm_mmap(page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
-	WRITE_ONCE(*page, 1);
-	pin_to_cpu(0);
+	set_cpu1_online(false);
 	for (rep = 0; rep < reps; rep++) {
-		alone = write_protect_ns(page, &ipis_alone);
-		spinning = stop_spinning = false;
-		TEST_ASSERT(!pthread_create(&thread, NULL, spin_on_cpu1, page),
-			    "pthread_create() failed");
-		while (!spinning)
-			;
-		with = write_protect_ns(page, &ipis_with);
-		stop_spinning = true;
-		pthread_join(thread, NULL);
-		TEST_ASSERT(ipis_with > ipis_alone + 0.5,
-			    "Write protection sent %.2f IPIs per loop with CPU 1 in the mm, %.2f without",
-			    ipis_with, ipis_alone);
-		sample("flush_ipi_ns", "ipi", rep, (with - alone) / (ipis_with - ipis_alone), "ns");
+		first_touch(vm, rep & 1 ? "ndm" : "plain", rep & 1 ? GUEST_MEMFD_FLAG_NO_DIRECT_MAP : 0,
+			    rep, "user_fault_1cpu_ns_per_page", "call_ipis_fault_1cpu");
+		first_touch(vm, rep & 1 ? "plain" : "ndm", rep & 1 ? 0 : GUEST_MEMFD_FLAG_NO_DIRECT_MAP,
+			    rep, "user_fault_1cpu_ns_per_page", "call_ipis_fault_1cpu");
 	}
-	kvm_munmap(page, page_size);
+	set_cpu1_online(true);
 }
 
 /*
@@ -607,7 +575,7 @@ int main(int argc, char *argv[])
 	}
 	reused = bench_direct_map(vm, &size);
 	bench_kernel_read(reused, size, reps);
-	bench_flush_ipi(reps);
+	bench_one_cpu(vm, reps);
 	close(reused);
 	kvm_vm_free(vm);
 	return 0;

@@ -21,9 +21,11 @@ TITLES = [
     ("fallocate_then_write_ms", "fallocate of 256 MiB, then each page written (ms)", None),
     ("punch_hole_ms", "punch hole over 256 MiB (ms)", None),
     ("close_ms", "close with 256 MiB allocated (ms)", None),
+    ("user_fault_1cpu_ns_per_page", "userspace first touch, CPU 1 offline: no IPIs (ns/page)", None),
     ("guest_touch_ns_per_page", "guest first touch, 256 MiB slot (ns/page)", 1.2),
     ("call_ipis_fallocate", "function-call IPIs, fallocate 256 MiB (batches of 1024)", None),
     ("call_ipis_fault", "function-call IPIs, faulting 256 MiB in (windows of 16)", None),
+    ("call_ipis_fault_1cpu", "function-call IPIs, the same with CPU 1 offline", None),
 ]
 
 # Measures that compare two kinds of memory rather than plain and ndm.
@@ -75,24 +77,13 @@ def main(path):
         if not large or not small:
             continue
         lm, sm = statistics.median(large), statistics.median(small)
-        print(f"\n{'the cost of a split direct map':58} {'large entries':>26}"
+        print(f"\n{'a split direct map, under TCG (page walks, no TLB reach)':58} {'large entries':>26}"
               f" {'4 KiB entries':>26} {'4k/large':>9}")
         print(f"{title:58} {cell(large):>26} {cell(small):>26} {sm / lm if lm else 0:>9.2f}")
         if kread:
             share = [f"{kread[k][0] * 4 // 1024} MiB in {kread[k][1]} reads" if k in kread else "-"
                      for k in ("large", "4k")]
             print(f"{'  pages read, each time':58} {share[0]:>26} {share[1]:>26}")
-    ipi = samples.get(("flush_ipi_ns", "ipi"))
-    fault_ipis = samples.get(("call_ipis_fault", "ndm"))
-    touch = [samples.get(("user_fault_ns_per_page", v)) for v in ("plain", "ndm")]
-    if ipi and fault_ipis and all(touch):
-        cost = statistics.median(ipi)
-        ipis = statistics.median(fault_ipis)
-        pages = 256 * 1024 // 4
-        over = (statistics.median(touch[1]) - statistics.median(touch[0])) * pages
-        print(f"\n{'one TLB-flush IPI (ns)':58} {cell(ipi):>26}")
-        print(f"{'  the flush IPIs of the ndm first touch, at that cost':58}"
-              f" {ipis * cost / 1e6:>22.1f} ms, of {over / 1e6:.1f} ms it takes over plain")
     if meminfo:
         sizes = ["DirectMap4k", "DirectMap2M", "DirectMap1G"]
         print(f"\n{'direct map (kB, /proc/meminfo)':32}" + "".join(f"{n:>14}" for n in sizes))

@@ -2,7 +2,8 @@
 # `make bench [REPS=5]`: what GUEST_MEMFD_FLAG_NO_DIRECT_MAP costs against plain
 # guest_memfd. Builds the series kernel (as `make build`) and bench/gmem_ndm_bench.c
 # against the series' KVM selftest library, boots the kernel under virtme-ng (TCG,
-# as `make check`), runs the benchmark there and prints the table
+# as `make check`, but with KUnit off: its tests would take fresh memory out of
+# the direct map), runs the benchmark there and prints the table
 # (ci/bench-table.py). Reports; passes or fails only on errors, never on numbers.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -30,6 +31,7 @@ timeout --kill-after=30 1200 \
 	vng --run "$KOUT/arch/x86/boot/bzImage" --disable-kvm --disable-microvm \
 	--qemu-opts="-cpu max,vendor=AuthenticAMD" \
 	--cpus 2 --memory 4G --user root "${shares[@]}" --rwdir="$out/guest" \
+	--append kunit.enable=0 \
 	--exec "$out/run.sh" </dev/null >"$LOGS/bench-boot.log" 2>&1 || true
 [ "$(cat "$out/guest/rc" 2>/dev/null)" = 0 ] || {
 	tail -20 "$out/guest/samples.txt" >&2 || true
