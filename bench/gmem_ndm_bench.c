@@ -60,7 +60,6 @@
 #include <linux/falloc.h>
 #include <linux/sizes.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
 
 #include "kvm_util.h"
 #include "test_util.h"
@@ -366,18 +365,16 @@ static void direct_map_4k_ranges(struct ranges *r)
 	char line[256];
 	FILE *f;
 
-	f = fopen("/sys/kernel/debug/page_tables/kernel", "r");
-	if (!f) {
-		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
-		f = fopen("/sys/kernel/debug/page_tables/kernel", "r");
-	}
+	/* direct_map_bytes() of the selftest library mounts debugfs if need be. */
+	TEST_ASSERT(direct_map_bytes() >= 0, "No page table dump (CONFIG_PTDUMP_DEBUGFS)");
+	f = fopen(KERNEL_PTDUMP, "r");
 	TEST_ASSERT(f, "No page table dump (CONFIG_PTDUMP_DEBUGFS), errno %d", errno);
 	r->nr = 0;
 	while (fgets(line, sizeof(line), f)) {
 		if (!strncmp(line, "---[", 4)) {
 			if (direct_map)
 				break;
-			direct_map = strstr(line, "Low Kernel Mapping");
+			direct_map = strstr(line, KERNEL_PTDUMP_DIRECT_MAP);
 			base = 0;
 			continue;
 		}
@@ -494,27 +491,24 @@ static void bench_kernel_read(int fd, u64 size, int reps)
 
 #define CPU1_ONLINE	"/sys/devices/system/cpu/cpu1/online"
 
-/* Takes CPU 1 offline (false) or brings it back (true). */
-static void set_cpu1_online(bool online)
+/* Takes CPU 1 offline (false) or brings it back (true); false if that failed. */
+static bool set_cpu1_online(bool online)
 {
 	int fd = open(CPU1_ONLINE, O_WRONLY);
+	bool done;
 
-	TEST_ASSERT(fd >= 0, "open(%s) failed, errno %d", CPU1_ONLINE, errno);
-	TEST_ASSERT(write(fd, online ? "1" : "0", 1) == 1,
-		    "Setting CPU 1 %s failed, errno %d", online ? "online" : "offline", errno);
+	if (fd < 0)
+		return false;
+	done = write(fd, online ? "1" : "0", 1) == 1;
 	close(fd);
+	return done;
 }
 
 /* Should the benchmark fail while CPU 1 is offline, it leaves it online. */
 static void cpu1_back_online(void)
 {
-	int fd = open(CPU1_ONLINE, O_WRONLY);
-
-	if (fd >= 0) {
-		if (write(fd, "1", 1) != 1)
-			perror("bringing CPU 1 back online");
-		close(fd);
-	}
+	if (!set_cpu1_online(true))
+		perror("bringing CPU 1 back online");
 }
 
 /*
@@ -531,14 +525,14 @@ static void bench_one_cpu(struct kvm_vm *vm, int reps)
 		return;
 	}
 	atexit(cpu1_back_online);
-	set_cpu1_online(false);
+	TEST_ASSERT(set_cpu1_online(false), "Taking CPU 1 offline failed, errno %d", errno);
 	for (rep = 0; rep < reps; rep++) {
 		first_touch(vm, rep & 1 ? "ndm" : "plain", rep & 1 ? GUEST_MEMFD_FLAG_NO_DIRECT_MAP : 0,
 			    rep, "user_fault_1cpu_ns_per_page", "call_ipis_fault_1cpu");
 		first_touch(vm, rep & 1 ? "plain" : "ndm", rep & 1 ? 0 : GUEST_MEMFD_FLAG_NO_DIRECT_MAP,
 			    rep, "user_fault_1cpu_ns_per_page", "call_ipis_fault_1cpu");
 	}
-	set_cpu1_online(true);
+	TEST_ASSERT(set_cpu1_online(true), "Bringing CPU 1 back failed, errno %d", errno);
 }
 
 /*
